@@ -1,0 +1,104 @@
+"""Colour maths in torch (CPU or GPU): sRGB <-> CIELAB, Y'CbCr luma -> L*, and L*a*b* -> Cb/Cr.
+
+Conventions: sRGB primaries and transfer, D65 white, L* in [0, 100], a*/b* in CIELAB units.
+Video matrices (BT.601 / BT.709) only decide how R'G'B' is split into Y' and Cb/Cr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+Matrix = Literal["bt601", "bt709"]
+
+# Kr, Kb of the two luma/chroma matrices in use for 8-bit video.
+_MATRIX_COEFFS: dict[str, tuple[float, float]] = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
+
+_D65_WHITE = (0.95047, 1.0, 1.08883)
+_RGB_TO_XYZ = (
+    (0.4124564, 0.3575761, 0.1804375),
+    (0.2126729, 0.7151522, 0.0721750),
+    (0.0193339, 0.1191920, 0.9503041),
+)
+_LAB_EPSILON = (6 / 29) ** 3
+_LAB_SLOPE = 1 / (3 * (6 / 29) ** 2)
+
+
+@dataclass(frozen=True)
+class YuvFormat:
+    """How a video's 8-bit Y'CbCr samples are to be read: quantisation range and matrix."""
+
+    full_range: bool
+    matrix: Matrix
+
+    def __post_init__(self) -> None:
+        if self.matrix not in _MATRIX_COEFFS:
+            raise ValueError(f"matrix must be one of {sorted(_MATRIX_COEFFS)}, got {self.matrix!r}")
+
+
+def srgb_to_linear(v: torch.Tensor) -> torch.Tensor:
+    return torch.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(v: torch.Tensor) -> torch.Tensor:
+    v = v.clamp(0.0, 1.0)
+    return torch.where(v <= 0.0031308, v * 12.92, 1.055 * v.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def _lab_f(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > _LAB_EPSILON, t.clamp_min(_LAB_EPSILON) ** (1 / 3), t * _LAB_SLOPE + 4 / 29)
+
+
+def _lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
+    return torch.where(f > 6 / 29, f**3, (f - 4 / 29) / _LAB_SLOPE)
+
+
+def _matrix(rows: tuple[tuple[float, ...], ...], like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(rows, dtype=like.dtype, device=like.device)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1], channels at dim -3 (…, 3, H, W) -> L*a*b* (…, 3, H, W)."""
+    linear = srgb_to_linear(rgb)
+    xyz = torch.einsum("ij,...jhw->...ihw", _matrix(_RGB_TO_XYZ, rgb), linear)
+    white = torch.tensor(_D65_WHITE, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
+    fx, fy, fz = _lab_f(xyz / white).unbind(dim=-3)
+    return torch.stack((116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)), dim=-3)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """L*a*b* (…, 3, H, W) -> sRGB in [0, 1] (…, 3, H, W); out-of-gamut colours are clipped."""
+    lightness, a, b = lab.unbind(dim=-3)
+    fy = (lightness + 16) / 116
+    f = torch.stack((fy + a / 500, fy, fy - b / 200), dim=-3)
+    white = torch.tensor(_D65_WHITE, dtype=lab.dtype, device=lab.device).view(3, 1, 1)
+    xyz = _lab_f_inverse(f) * white
+    xyz_to_rgb = torch.linalg.inv(_matrix(_RGB_TO_XYZ, torch.empty(0, dtype=torch.float64)))
+    linear = torch.einsum("ij,...jhw->...ihw", xyz_to_rgb.to(lab), xyz)
+    return linear_to_srgb(linear)
+
+
+def luma_to_lightness_table(full_range: bool, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The 256-entry table Y' -> L*.
+
+    A grey pixel has R' = G' = B' = Y' whatever the matrix (its coefficients sum to 1), so Y' alone
+    fixes L* exactly; only the quantisation range matters here.
+    """
+    codes = torch.arange(256, dtype=torch.float64)
+    encoded = codes / 255 if full_range else (codes - 16) / 219
+    luminance = srgb_to_linear(encoded.clamp(0.0, 1.0))
+    return (116 * _lab_f(luminance) - 16).to(device=device, dtype=torch.float32)
+
+
+def lab_to_chroma(lightness: torch.Tensor, ab: torch.Tensor, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
+    """L* (B, 1, h, w) and a*b* (B, 2, h, w) at chroma resolution -> uint8 Cb, Cr planes (B, h, w)."""
+    red, green, blue = lab_to_rgb(torch.cat((lightness, ab), dim=1)).unbind(dim=1)
+    kr, kb = _MATRIX_COEFFS[fmt.matrix]
+    luma = kr * red + (1 - kr - kb) * green + kb * blue
+    scale, offset = (255.0, 128.0) if fmt.full_range else (224.0, 128.0)
+    cb = (blue - luma) / (2 * (1 - kb)) * scale + offset
+    cr = (red - luma) / (2 * (1 - kr)) * scale + offset
+    low, high = (0.0, 255.0) if fmt.full_range else (16.0, 240.0)
+    return (cb.round().clamp(low, high).to(torch.uint8), cr.round().clamp(low, high).to(torch.uint8))

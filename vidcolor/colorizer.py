@@ -1,0 +1,75 @@
+"""The public colorizer: weights + backend + colour maths, for images and for video luma planes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .backends import BackendName, create_backend
+from .checkpoint import load_model
+from .color import YuvFormat, lab_to_chroma, lab_to_rgb, luma_to_lightness_table, rgb_to_lab
+from .model import SIZE_MULTIPLE
+
+log = logging.getLogger("vidcolor")
+
+
+def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """The model's input size for a picture: short side ``short_side``, aspect kept to the nearest multiple."""
+    scale = short_side / min(height, width)
+    def snap(side: int) -> int:
+        return max(SIZE_MULTIPLE, round(side * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+    return snap(height), snap(width)
+
+
+class Colorizer:
+    """Predicts colour from lightness. Loads the shipped weights unless ``weights`` names a checkpoint."""
+
+    def __init__(self, *, backend: BackendName = "auto", size: int = 256, weights: str | Path | None = None) -> None:
+        if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
+            raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
+        self.size = size
+        self.backend = create_backend(backend, load_model(weights))
+        self._lightness_tables: dict[bool, torch.Tensor] = {}
+        log.info("backend %s, working size %d", self.backend.describe(), size)
+
+    @property
+    def device(self) -> torch.device:
+        return self.backend.device
+
+    def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
+        """L* (B, 1, H, W) on ``device`` -> a*b* (B, 2, h, w) at the working size."""
+        size = working_size(*lightness.shape[-2:], self.size)
+        resized = F.interpolate(lightness, size=size, mode="bilinear", antialias=True, align_corners=False)
+        return self.backend.infer(resized)
+
+    def lightness_from_luma(self, luma: torch.Tensor, full_range: bool) -> torch.Tensor:
+        """uint8 Y' (B, H, W) on ``device`` -> L* (B, 1, H, W) by table lookup."""
+        if full_range not in self._lightness_tables:
+            self._lightness_tables[full_range] = luma_to_lightness_table(full_range, self.device)
+        return self._lightness_tables[full_range][luma.long()].unsqueeze(1)
+
+    def chroma_planes(self, luma: np.ndarray, fmt: YuvFormat) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 Y' planes (B, H, W) -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0 output."""
+        lightness = self.lightness_from_luma(torch.from_numpy(luma).to(self.device), fmt.full_range)
+        ab = self.predict_ab(lightness)
+        chroma_size = ((luma.shape[-2] + 1) // 2, (luma.shape[-1] + 1) // 2)
+        lightness = F.interpolate(lightness, size=chroma_size, mode="area")
+        ab = F.interpolate(ab, size=chroma_size, mode="bilinear", align_corners=False)
+        cb, cr = lab_to_chroma(lightness, ab, fmt)
+        return cb.cpu().numpy(), cr.cpu().numpy()
+
+    def colorize_image(self, image: np.ndarray) -> np.ndarray:
+        """uint8 grey (H, W) or RGB (H, W, 3) -> uint8 RGB (H, W, 3); the output keeps the input's L*."""
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+            raise ValueError(f"expected a uint8 (H, W) or (H, W, 3) image, got {image.dtype} {image.shape}")
+        rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+        rgb = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device).permute(2, 0, 1).float() / 255
+        lightness = rgb_to_lab(rgb)[:1].unsqueeze(0)  # (1, 1, H, W)
+        ab = self.predict_ab(lightness)
+        ab = F.interpolate(ab, size=image.shape[:2], mode="bilinear", align_corners=False)
+        out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0]  # (3, H, W)
+        return (out * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()

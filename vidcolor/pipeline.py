@@ -1,0 +1,241 @@
+"""The file pipeline: a decoder thread, the model on the calling thread, an encoder thread.
+
+Bounded queues join them. An error in any thread stops all three and is raised once, from the caller;
+Ctrl-C ends the input early and the encoder still finishes the file, so it stays playable.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from . import safe_output
+from .colorizer import Colorizer
+from .sinks import VideoFileSink, encoded_size
+from .sources import FileSource, LumaFrame
+
+log = logging.getLogger("vidcolor")
+
+QUEUE_DEPTH = 8
+_POLL_SECONDS = 0.1
+_END = object()  # end-of-stream marker passed down the queues
+
+
+@dataclass(frozen=True)
+class ColorFrame:
+    """A finished picture: the source's Y' and the computed Cb, Cr, with the source's timing."""
+
+    luma: np.ndarray  # (H, W) uint8
+    cb: np.ndarray  # (H/2, W/2) uint8
+    cr: np.ndarray  # (H/2, W/2) uint8
+    pts: int
+    duration: int
+
+
+@dataclass(frozen=True)
+class FileResult:
+    output: Path
+    frames: int
+    expected_frames: int | None
+    seconds: float
+    interrupted: bool
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Aborted(Exception):
+    """Raised inside a thread when another thread has failed."""
+
+
+def _put(q: queue.Queue, item: object, *stop_events: threading.Event) -> None:
+    while True:
+        try:
+            q.put(item, timeout=_POLL_SECONDS)
+            return
+        except queue.Full:
+            if any(e.is_set() for e in stop_events):
+                raise _Aborted from None
+
+
+def _get(q: queue.Queue, abort: threading.Event) -> object:
+    while True:
+        try:
+            return q.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            if abort.is_set():
+                raise _Aborted from None
+
+
+class _Worker(threading.Thread):
+    """A thread that keeps its exception for the caller and raises ``abort`` when it fails."""
+
+    def __init__(self, name: str, target: Callable[[], None], abort: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_fn, self._abort = target, abort
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except _Aborted:
+            pass
+        except BaseException as exc:  # kept and re-raised by the caller, never swallowed
+            self.error = exc
+            self._abort.set()
+
+
+def colorize_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    colorizer: Colorizer | None = None,
+    overwrite: bool = False,
+    crf: int = 18,
+    preset: str = "fast",
+    batch: int = 1,
+    progress: bool = False,
+) -> FileResult:
+    """Colorize a video file into ``output_path`` (H.264 4:2:0, the input's timestamps and audio)."""
+    input_path, output_path = Path(input_path), Path(output_path)
+    safe_output.check_output(input_path, output_path, overwrite=overwrite)
+    source = FileSource(input_path)
+    try:
+        colorizer = colorizer or Colorizer()
+        partial = safe_output.partial_path(output_path)
+        for stream in source.dropped_streams:
+            log.info("dropping stream %s (only video and one audio stream are kept)", stream)
+        if encoded_size(source.info.width, source.info.height) != (source.info.width, source.info.height):
+            w, h = encoded_size(source.info.width, source.info.height)
+            log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d",
+                     source.info.width, source.info.height, w, h)  # fmt: skip
+        sink = VideoFileSink(
+            partial, source.info, audio=source.audio, crf=crf, preset=preset,
+            container_format=None,
+        )  # fmt: skip
+        try:
+            result = _run_threads(source, sink, colorizer, batch, progress)
+        except BaseException:
+            safe_output.discard(partial)
+            raise
+        safe_output.commit(partial, output_path)
+        return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2])
+    finally:
+        source.close()
+
+
+def _run_threads(
+    source: FileSource, sink: VideoFileSink, colorizer: Colorizer, batch: int, progress: bool
+) -> tuple[int, float, bool]:
+    """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted)."""
+    decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    finished: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    abort, stop_reading = threading.Event(), threading.Event()
+    bar = tqdm(total=source.info.frame_count, unit="frame", disable=not progress, dynamic_ncols=True)
+
+    def read() -> None:
+        for item in source.items():
+            if stop_reading.is_set():
+                return
+            _put(decoded, item, abort, stop_reading)
+        _put(decoded, _END, abort, stop_reading)
+
+    def write() -> None:
+        try:
+            while (item := _get(finished, abort)) is not _END:
+                if isinstance(item, ColorFrame):
+                    sink.write_frame(item.luma, item.cb, item.cr, item.pts, item.duration)
+                    bar.update(1)
+                else:
+                    sink.write_audio(item)
+        except BaseException:
+            sink.close(flush=False)
+            raise
+        sink.close()
+
+    reader = _Worker("vidcolor-decode", read, abort)
+    writer = _Worker("vidcolor-encode", write, abort)
+    started = time.perf_counter()
+    writer.start()
+    reader.start()
+    interrupted = False
+    error: BaseException | None = None
+    try:
+        _colorize_items(_drain(decoded, abort), colorizer, source, batch, lambda x: _put(finished, x, abort))
+        _put(finished, _END, abort)
+    except KeyboardInterrupt:
+        interrupted = True
+        try:
+            _put(finished, _END, abort)  # the encoder still closes the file properly
+        except _Aborted:
+            pass
+    except _Aborted:
+        pass
+    except BaseException as exc:
+        error = exc
+        abort.set()
+    finally:
+        stop_reading.set()
+        writer.join()
+        reader.join()
+        bar.close()
+    error = error or reader.error or writer.error
+    if error is not None:
+        raise error
+    return sink.frames_written, time.perf_counter() - started, interrupted
+
+
+def _drain(q: queue.Queue, abort: threading.Event) -> Iterable[LumaFrame | av.Packet]:
+    while (item := _get(q, abort)) is not _END:
+        yield item
+
+
+def _colorize_items(
+    items: Iterable[LumaFrame | av.Packet],
+    colorizer: Colorizer,
+    source: FileSource,
+    batch: int,
+    emit: Callable[[object], None],
+) -> None:
+    """Colorize frames ``batch`` at a time; audio packets keep their place among the frames."""
+    width, height = encoded_size(source.info.width, source.info.height)
+    default_duration = _frame_duration(source)
+    pending: list[LumaFrame | av.Packet] = []
+    pending_frames = 0
+
+    def colorize(frames: list[LumaFrame]) -> list[ColorFrame]:
+        if not frames:
+            return []
+        luma = np.stack([f.luma[:height, :width] for f in frames])  # (B, H, W)
+        cb, cr = colorizer.chroma_planes(luma, source.info.yuv)
+        return [ColorFrame(y, u, v, f.pts, f.duration or default_duration) for f, y, u, v in zip(frames, luma, cb, cr)]
+
+    def flush() -> None:
+        colored = iter(colorize([item for item in pending if isinstance(item, LumaFrame)]))
+        for item in pending:
+            emit(next(colored) if isinstance(item, LumaFrame) else item)
+        pending.clear()
+
+    for item in items:
+        pending.append(item)
+        pending_frames += isinstance(item, LumaFrame)
+        if pending_frames == batch:
+            flush()
+            pending_frames = 0
+    flush()
+
+
+def _frame_duration(source: FileSource) -> int:
+    """One frame's duration in the source's time base, for frames whose container gives none."""
+    rate = source.info.frame_rate
+    return max(1, round(1 / (rate * source.info.time_base))) if rate else 0

@@ -1,0 +1,105 @@
+"""Frame sinks. A file sink encodes 4:2:0 H.264 with PyAV and muxes the source's audio beside it."""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import OutputError
+from .sources import VideoInfo
+
+log = logging.getLogger("vidcolor")
+
+_AVCOL_RANGE = {False: 1, True: 2}  # MPEG (limited), JPEG (full)
+_AVCOL_SPC = {"bt709": 1, "bt601": 6}  # BT709, SMPTE170M
+_DEFAULT_RATE = Fraction(25)
+
+
+def encoded_size(width: int, height: int) -> tuple[int, int]:
+    """4:2:0 H.264 needs even sides: an odd last row or column is cropped."""
+    return width - width % 2, height - height % 2
+
+
+class VideoFileSink:
+    """Writes Y'CbCr 4:2:0 frames with the source's timestamps, and its audio (copied, or AAC if it must)."""
+
+    def __init__(
+        self,
+        path: Path,
+        info: VideoInfo,
+        *,
+        audio: av.audio.stream.AudioStream | None,
+        crf: int,
+        preset: str,
+        container_format: str | None = None,
+    ) -> None:
+        try:
+            self.container = av.open(str(path), mode="w", format=container_format)
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise OutputError(f"cannot write {path}: {exc}") from exc
+        try:
+            self.video = self._add_video_stream(info, crf, preset)
+            self.audio_in = audio
+            self.audio_out, self.audio_copied = self._add_audio_stream(audio) if audio else (None, False)
+        except BaseException:
+            self.container.close()
+            raise
+        self.time_base = info.time_base
+        self.frames_written = 0
+
+    def _add_video_stream(self, info: VideoInfo, crf: int, preset: str) -> av.video.stream.VideoStream:
+        stream = self.container.add_stream("libx264", rate=info.frame_rate or _DEFAULT_RATE)
+        stream.width, stream.height = encoded_size(info.width, info.height)
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = info.time_base
+        stream.codec_context.time_base = info.time_base
+        stream.codec_context.color_range = _AVCOL_RANGE[info.yuv.full_range]
+        stream.codec_context.colorspace = _AVCOL_SPC[info.yuv.matrix]
+        stream.options = {"crf": str(crf), "preset": preset}
+        return stream
+
+    def _add_audio_stream(self, audio: av.audio.stream.AudioStream) -> tuple[av.stream.Stream, bool]:
+        if audio.codec_context.name in self.container.supported_codecs:
+            return self.container.add_stream_from_template(audio), True
+        log.info("audio: %s does not fit this container; re-encoding to AAC", audio.codec_context.name)
+        stream = self.container.add_stream("aac", rate=audio.codec_context.sample_rate)
+        stream.layout = audio.codec_context.layout
+        return stream, False
+
+    def write_frame(self, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray, pts: int, duration: int) -> None:
+        """Encode one picture: Y' (H, W), Cb and Cr (H/2, W/2), all uint8, pts in the source's time base."""
+        planes = np.concatenate((luma.reshape(-1), cb.reshape(-1), cr.reshape(-1)))
+        frame = av.VideoFrame.from_ndarray(planes.reshape(-1, luma.shape[1]), format="yuv420p")
+        frame.pts, frame.time_base, frame.duration = pts, self.time_base, duration
+        self._mux(self.video.encode(frame))
+        self.frames_written += 1
+
+    def write_audio(self, packet: av.Packet) -> None:
+        if self.audio_out is None:
+            return
+        if self.audio_copied:
+            packet.stream = self.audio_out
+            self.container.mux(packet)
+            return
+        for frame in self.audio_in.codec_context.decode(packet):
+            self._mux(self.audio_out.encode(frame))
+
+    def close(self, flush: bool = True) -> None:
+        """Drain the encoders (``flush``) and write the trailer; the file is playable afterwards."""
+        try:
+            if flush:
+                self._mux(self.video.encode(None))
+                if self.audio_out is not None and not self.audio_copied:
+                    for frame in self.audio_in.codec_context.decode(None):
+                        self._mux(self.audio_out.encode(frame))
+                    self._mux(self.audio_out.encode(None))
+        finally:
+            self.container.close()
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        if packets:
+            self.container.mux(packets)
