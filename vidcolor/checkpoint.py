@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from .errors import WeightsError
+from .errors import WeightsError, first_line
 from .model import ColorizerNet, ModelConfig
 
 FORMAT = "vidcolor-colorizer/1"
@@ -35,7 +35,7 @@ def load_model(path: str | Path | None = None) -> ColorizerNet:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for a bad file
-        raise WeightsError(f"cannot read weights {path}: {exc}") from exc
+        raise WeightsError(f"cannot read weights {path}: not a loadable PyTorch checkpoint ({first_line(exc)[:80]})") from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a vidcolor checkpoint (expected format {FORMAT})")
     config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in checkpoint["config"].items()})

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .backends import BACKEND_NAMES
 from .colorizer import Colorizer
-from .errors import InputError, VidcolorError
+from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .model import SIZE_MULTIPLE
 from .pipeline import colorize_file
@@ -98,14 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _colorize(args)
     except VidcolorError as exc:
-        log.error("error: %s", exc)
+        log.error("error: %s", first_line(exc))
     except KeyboardInterrupt:
         log.error("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:  # anything unforeseen still ends in one line, unless asked for the traceback
         if args.debug:
             raise
-        log.error("error: %s: %s (run with --debug for the traceback)", type(exc).__name__, exc)
+        log.error("error: %s: %s (run with --debug for the traceback)", type(exc).__name__, first_line(exc))
     return EXIT_ERROR
 
 

@@ -17,8 +17,10 @@ def check_output(source: Path, output: Path, *, overwrite: bool) -> None:
     if output.exists() and not overwrite:
         raise OutputError(f"output {output} exists; pass -y to overwrite it")
     folder = output.parent
-    if not folder.is_dir():
+    if not folder.exists():
         raise OutputError(f"output folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"output folder {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {folder} is not writable")
 

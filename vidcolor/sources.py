@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from .color import Matrix, YuvFormat
-from .errors import InputError
+from .errors import InputError, first_line
 
 # 8-bit formats whose plane 0 is Y'; anything else is converted to yuv420p first.
 _LUMA_FIRST_FORMATS = {
@@ -144,4 +144,4 @@ def _reason(exc: BaseException) -> str:
     """FFmpeg's own words, without the file name PyAV appends."""
     if isinstance(exc, av.FFmpegError) and exc.strerror:
         return exc.strerror
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return first_line(exc)

@@ -1,0 +1,93 @@
+"""Small real test media, written with PyAV: moving gradients and shapes, optional audio."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+CLIPS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
+
+
+def picture(index: int, width: int, height: int) -> np.ndarray:
+    """An RGB uint8 frame: a colour gradient with a square that moves one step per frame."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack(
+        ((x * 255 // max(width - 1, 1)), (y * 255 // max(height - 1, 1)), np.full_like(x, 96)), axis=-1
+    ).astype(np.uint8)
+    side = max(4, min(width, height) // 4)
+    left = (index * 3) % max(1, width - side)
+    rgb[height // 3 : height // 3 + side, left : left + side] = (230, 40, 40)
+    return rgb
+
+
+def write_video(
+    path: Path,
+    *,
+    width: int = 96,
+    height: int = 64,
+    frames: int = 12,
+    fps: int = 24,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    frame_times: list[float] | None = None,
+    audio_seconds: float | None = None,
+    audio_codec: str = "aac",
+) -> Path:
+    """Write a clip. ``frame_times`` (seconds) makes it variable frame rate; ``audio_seconds`` adds a tone."""
+    time_base = Fraction(1, 90000) if frame_times else Fraction(1, fps)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        video.time_base = video.codec_context.time_base = time_base
+        if codec == "libx264":
+            video.options = {"preset": "ultrafast", "crf": "10"}
+        audio = None
+        if audio_seconds:
+            audio = container.add_stream(audio_codec, rate=48000)
+            audio.layout = "mono"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(picture(i, width, height), format="rgb24").reformat(format=pix_fmt)
+            frame.pts = round(frame_times[i] / time_base) if frame_times else i
+            frame.time_base = time_base
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if audio is not None:
+            write_tone(container, audio, audio_seconds)
+    return path
+
+
+def write_tone(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float) -> None:
+    rate, chunk = 48000, 1024
+    total = round(seconds * rate)
+    t = np.arange(total) / rate
+    samples = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    for start in range(0, total, chunk):
+        block = samples[start : start + chunk]
+        frame = av.AudioFrame.from_ndarray(block[None, :], format="flt", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+def decode_frames(path: Path) -> list[av.VideoFrame]:
+    with av.open(str(path)) as container:
+        return list(container.decode(container.streams.video[0]))
+
+
+def frame_times(path: Path) -> list[float]:
+    """Presentation times of every frame, in seconds."""
+    return [float(f.pts * f.time_base) for f in decode_frames(path)]
+
+
+def luma_planes(path: Path) -> list[np.ndarray]:
+    from vidcolor.sources import luma_plane
+
+    return [luma_plane(f) for f in decode_frames(path)]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

@@ -1,0 +1,199 @@
+"""Bad inputs, outputs and weights: each is refused with one `vidcolor: error:` line and nothing on disk changes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import cv2
+import pytest
+
+from conftest import TEST_SIZE, run_cli
+from media import write_tone, decode_frames, picture, write_video
+from vidcolor.checkpoint import SHIPPED_WEIGHTS
+
+FAST = ("--size", str(TEST_SIZE), "--backend", "cpu", "-q")
+CLIP_FRAMES = 4
+
+Scene = tuple[list, list[str]]  # (arguments after the fast flags, words the error line must contain)
+CASES: list = []
+
+
+def case(name: str, *marks: pytest.MarkDecorator) -> Callable:
+    """Register a scene builder ``(tmp_path, clip) -> (args, needles)`` as one parametrized case."""
+
+    def register(build: Callable[[Path, Path], Scene]) -> Callable[[Path, Path], Scene]:
+        CASES.append(pytest.param(build, id=name, marks=marks))
+        return build
+
+    return register
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every file (its bytes) and folder (None) under ``root``: new outputs, temp files and edits all show up."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in root.rglob("*")}
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode != 0, f"expected a failure, got exit 0; stderr: {result.stderr!r}"
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].strip(), f"expected one error line, got {len(lines)}:\n{result.stderr}"
+    assert lines[0].startswith("vidcolor: error:"), lines[0]
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+
+
+def assert_untouched(root: Path, before: dict[str, bytes | None]) -> None:
+    after = snapshot(root)
+    assert sorted(after.keys() - before.keys()) == [], "files were created"
+    assert sorted(before.keys() - after.keys()) == [], "files were removed"
+    assert sorted(k for k in before if before[k] != after[k]) == [], "files were changed"
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "in.mp4", frames=CLIP_FRAMES)
+
+
+# 1-4: inputs that are missing or not a usable video
+
+
+@case("missing-input")
+def _missing_input(tmp: Path, clip: Path) -> Scene:
+    return [tmp / "missing.mp4", "-o", tmp / "out.mp4"], ["input not found", str(tmp / "missing.mp4")]
+
+
+@case("text-named-mp4")
+def _text_as_video(tmp: Path, clip: Path) -> Scene:
+    (tmp / "x.mp4").write_text("this is not a video\n")
+    return [tmp / "x.mp4", "-o", tmp / "out.mp4"], [str(tmp / "x.mp4")]
+
+
+@case("truncated-mp4")
+def _truncated(tmp: Path, clip: Path) -> Scene:
+    data = write_video(tmp / "whole.mp4", frames=30).read_bytes()
+    (tmp / "trunc.mp4").write_bytes(data[: len(data) // 2])
+    return [tmp / "trunc.mp4", "-o", tmp / "out.mp4"], [str(tmp / "trunc.mp4")]
+
+
+@case("audio-only")
+def _audio_only(tmp: Path, clip: Path) -> Scene:
+    with av.open(str(tmp / "tone.m4a"), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        stream.layout = "mono"
+        write_tone(container, stream, 0.3)
+    return [tmp / "tone.m4a", "-o", tmp / "out.mp4"], [str(tmp / "tone.m4a"), "no video stream"]
+
+
+# 5: outputs that cannot be written where asked
+
+
+@case("output-folder-missing")
+def _output_folder_missing(tmp: Path, clip: Path) -> Scene:
+    return [clip, "-o", tmp / "nowhere" / "out.mp4"], [str(tmp / "nowhere")]
+
+
+@case("output-parent-is-file")
+def _output_parent_is_file(tmp: Path, clip: Path) -> Scene:
+    (tmp / "plain.txt").write_text("a file, not a folder\n")
+    return [clip, "-o", tmp / "plain.txt" / "out.mp4"], [str(tmp / "plain.txt")]
+
+
+@case("output-folder-read-only", pytest.mark.skipif(os.geteuid() == 0, reason="root can write into a 0o500 folder"))
+def _output_folder_read_only(tmp: Path, clip: Path) -> Scene:
+    (tmp / "locked").mkdir(mode=0o500)  # pytest's tmp cleanup restores permissions before deleting
+    return [clip, "-o", tmp / "locked" / "out.mp4"], [str(tmp / "locked"), "not writable"]
+
+
+# 6-7: outputs that would clobber something
+
+
+@case("output-exists-without-y")
+def _output_exists(tmp: Path, clip: Path) -> Scene:
+    (tmp / "out.mp4").write_bytes(b"precious earlier result")
+    return [clip, "-o", tmp / "out.mp4"], [str(tmp / "out.mp4"), "-y"]
+
+
+@case("output-is-input")
+def _output_is_input(tmp: Path, clip: Path) -> Scene:
+    return [clip, "-o", clip, "-y"], [str(clip), "is the input"]
+
+
+@case("output-is-input-respelled")
+def _output_is_input_respelled(tmp: Path, clip: Path) -> Scene:
+    respelled = clip.parent / ".." / clip.parent.name / clip.name
+    return [clip, "-o", respelled, "-y"], [str(respelled), "is the input"]
+
+
+# 8: unusable weights (a later --weights replaces the fixture's: argparse keeps the last)
+
+
+@case("weights-missing")
+def _weights_missing(tmp: Path, clip: Path) -> Scene:
+    return [clip, "-o", tmp / "out.mp4", "--weights", "/nonexistent.pt"], ["/nonexistent.pt"]
+
+
+@case("weights-garbage")
+def _weights_garbage(tmp: Path, clip: Path) -> Scene:
+    (tmp / "junk.pt").write_bytes(b"\x00not a checkpoint\xff" * 64)
+    return [clip, "-o", tmp / "out.mp4", "--weights", tmp / "junk.pt"], [str(tmp / "junk.pt")]
+
+
+# 11: images where the output does not fit
+
+
+@case("image-to-video-suffix")
+def _image_to_video(tmp: Path, clip: Path) -> Scene:
+    cv2.imwrite(str(tmp / "still.png"), picture(0, 96, 64))
+    return [tmp / "still.png", "-o", tmp / "out.mp4"], [str(tmp / "out.mp4"), "image suffix"]
+
+
+@case("image-folder-to-existing-file")
+def _image_folder_to_file(tmp: Path, clip: Path) -> Scene:
+    (tmp / "stills").mkdir()
+    cv2.imwrite(str(tmp / "stills" / "a.png"), picture(1, 96, 64))
+    (tmp / "taken.png").write_bytes(b"an existing file")
+    return [tmp / "stills", "-o", tmp / "taken.png", "-y"], [str(tmp / "taken.png"), "is a file"]
+
+
+@pytest.mark.parametrize("build", CASES)
+def test_refused_with_one_line(build: Callable[[Path, Path], Scene], tmp_path: Path, clip: Path, weights: Path) -> None:
+    args, needles = build(tmp_path, clip)
+    before = snapshot(tmp_path)
+    result = run_cli("--weights", weights, *FAST, *args)
+    assert_one_line_error(result, *needles)
+    assert_untouched(tmp_path, before)
+
+
+@pytest.mark.skipif(SHIPPED_WEIGHTS.exists(), reason=f"{SHIPPED_WEIGHTS} is installed")
+def test_no_shipped_weights(tmp_path: Path, clip: Path) -> None:
+    before = snapshot(tmp_path)
+    result = run_cli(*FAST, clip, "-o", tmp_path / "out.mp4")
+    assert_one_line_error(result, "no trained weights are installed")
+    assert_untouched(tmp_path, before)
+
+
+def test_size_not_multiple_of_32(tmp_path: Path, clip: Path, weights: Path) -> None:
+    before = snapshot(tmp_path)
+    result = run_cli("--weights", weights, *FAST, "--size", "100", clip, "-o", tmp_path / "out.mp4")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # argparse prints its usage lines first
+    assert last.startswith("vidcolor: error: argument --size") and "100" in last, result.stderr
+    assert_untouched(tmp_path, before)
+
+
+def test_existing_output_replaced_with_y(tmp_path: Path, clip: Path, weights: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious earlier result")
+    clip_bytes = clip.read_bytes()
+    result = run_cli("--weights", weights, *FAST, clip, "-o", out, "-y")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(decode_frames(out)) == CLIP_FRAMES
+    assert clip.read_bytes() == clip_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no .out.partial.mp4 left

@@ -1,0 +1,46 @@
+"""Failure in any of the three threads stops all of them, is raised once, and leaves no partial file."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from vidcolor import colorize_file
+from vidcolor.colorizer import Colorizer
+from vidcolor.sinks import VideoFileSink
+
+from media import frame_times, write_video
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def _fail_on_call(n: int, real):
+    calls = {"count": 0}
+
+    def wrapper(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == n:
+            raise Boom(f"failure on call {n}")
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+@pytest.mark.parametrize("owner, method", [(Colorizer, "chroma_planes"), (VideoFileSink, "write_frame")])
+def test_failure_stops_everything(tmp_path, colorizer, monkeypatch, owner, method):
+    src = write_video(tmp_path / "in.mp4", frames=40)
+    monkeypatch.setattr(owner, method, _fail_on_call(5, getattr(owner, method)))
+    with pytest.raises(Boom, match="failure on call 5"):
+        colorize_file(src, tmp_path / "out.mp4", colorizer=colorizer)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("vidcolor")]  # all joined
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_batching_keeps_every_frame_in_order(tmp_path, colorizer, batch):
+    src = write_video(tmp_path / "in.mp4", frames=11, audio_seconds=11 / 24)
+    colorize_file(src, tmp_path / "out.mp4", colorizer=colorizer, batch=batch)
+    assert frame_times(tmp_path / "out.mp4") == pytest.approx(frame_times(src), abs=1e-6)
