@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vidcolor",
         description="Colorize a grayscale video (or an image, or a folder of images).",
+        epilog="other commands: vidcolor train …, vidcolor eval … (each with --help)",
     )
     parser.add_argument("input", type=Path, help="video file, image file, or folder of images")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output video, image, or folder")
@@ -87,16 +89,93 @@ def _colorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidcolor train", description="Train the colorizer on a folder of colour images.")
+    parser.add_argument("data", type=Path, nargs="?", default=Path("../shared/data/photos/train"),
+                        help="folder of colour images, searched recursively (default: ../shared/data/photos/train)")
+    parser.add_argument("--out", type=Path, required=True, help="weights to write (fp16); training state goes beside")
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=_positive_int, help="optimizer steps to run")
+    budget.add_argument("--minutes", type=float, help="wall-clock minutes to train")
+    parser.add_argument("--crop", type=_model_size, default=128, help="training crop side (default: 128)")
+    parser.add_argument("--batch", type=_positive_int, default=16, help="crops per step (default: 16)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: 2e-3)")
+    parser.add_argument("--rebalance", type=float, default=0.5, metavar="MIX",
+                        help="class-rebalancing mix with the uniform prior, 0 disables it (default: 0.5)")
+    parser.add_argument("--workers", type=int, default=1, help="data loading processes (default: 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train.loop import TrainConfig, train
+
+    config = TrainConfig(
+        data=str(args.data), out=str(args.out), steps=args.steps, minutes=args.minutes, crop=args.crop,
+        batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers, seed=args.seed,
+    )  # fmt: skip
+    summary = train(config, resume=args.resume, progress_bar=not args.quiet)
+    log.info("wrote %s after %d steps (%.1f min)", args.out, summary["steps"], summary["train_minutes"])
+    return 0
+
+
+def build_eval_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidcolor eval", description="Score the colorizer on held-out photos.")
+    parser.add_argument("photos", type=Path, help="folder of colour photos")
+    parser.add_argument("--weights", type=Path, help="checkpoint to score (default: the shipped weights)")
+    parser.add_argument("--size", type=_model_size, default=256, help="model working size (default: 256)")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto")
+    parser.add_argument("--limit", type=_positive_int, help="score only the first N photos")
+    parser.add_argument("--sheet", type=Path, help="write a contact sheet (grey | vidcolor | truth) PNG here")
+    parser.add_argument("--json", type=Path, help="write the scores as JSON here")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .train.evaluate import evaluate
+
+    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    scores = evaluate(colorizer, args.photos, limit=args.limit, sheet=args.sheet, progress=not args.quiet)
+    print(format_scores(scores))
+    if args.json:
+        args.json.write_text(json.dumps(scores, indent=2) + "\n")
+    return 0
+
+
+def format_scores(scores: dict) -> str:
+    lines = [f"{scores['photos']} photos from {scores['folder']} at short side {scores['size']}",
+             f"{'':10} {'PSNR dB':>8} {'SSIM':>7} {'colourfulness':>14}"]
+    for name in ("vidcolor", "grey"):
+        row = scores[name]
+        lines.append(f"{name:10} {row['psnr']:8.2f} {row['ssim']:7.4f} {row['colourfulness']:14.2f}")
+    lines.append(f"{'truth':10} {'':8} {'':7} {scores['truth']['colourfulness']:14.2f}")
+    return "\n".join(lines)
+
+
+COMMANDS = {"train": (build_train_parser, _train), "eval": (build_eval_parser, _eval)}
+
+
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:
+        build, run = COMMANDS[argv[0]]
+        args = build().parse_args(argv[1:])
+    else:
+        build, run = build_parser, _colorize
+        args = build().parse_args(argv)
     logging.basicConfig(format="vidcolor: %(message)s", level=logging.WARNING if args.quiet else logging.INFO)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # `kill` finishes the file like Ctrl-C
     try:
-        return _colorize(args)
+        return run(args)
     except VidcolorError as exc:
         log.error("error: %s", first_line(exc))
     except KeyboardInterrupt:

@@ -1,0 +1,97 @@
+"""Training and evaluation: Lab maths, loss weights, a tiny run that learns, resume, scores."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidcolor import Colorizer
+from vidcolor.color import rgb_to_lab
+from vidcolor.train.evaluate import colourfulness, evaluate, grey_baseline
+from vidcolor.train.loop import TrainConfig, state_path, train
+from vidcolor.train.losses import BINS_PER_AXIS, Rebalancing, ab_histogram, colour_loss
+
+from conftest import TEST_SIZE, run_cli
+from media import picture
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    """A handful of small colourful pictures, as a training or evaluation folder."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(6):
+        rgb = picture(i * 7, 96, 80)
+        rgb[:, :, i % 3] //= 2  # vary the palette between pictures
+        cv2.imwrite(str(folder / f"p{i}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def test_lab_round_trips_through_opencv():
+    rgb = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double()).permute(1, 2, 0).numpy().astype(np.float32)
+    back = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)  # OpenCV's inverse of our forward conversion
+    assert np.abs(back - rgb).max() < 1e-3
+
+
+def test_rebalancing_weights_average_to_one_over_the_data():
+    counts = torch.zeros(BINS_PER_AXIS**2, dtype=torch.float64)
+    counts[[10, 200, 250, 251]] = torch.tensor([1000.0, 10.0, 500.0, 1.0], dtype=torch.float64)
+    rebalancing = Rebalancing.from_histogram(counts, mix=0.5)
+    assert float((rebalancing.prior * rebalancing.weights.double()).sum()) == pytest.approx(1.0, abs=1e-5)
+    assert rebalancing.weights[251] > rebalancing.weights[250] > 0  # the rare colour weighs more
+    uniform = Rebalancing.from_histogram(counts, mix=1.0)
+    torch.testing.assert_close(uniform.weights[counts > 0], torch.ones(4), rtol=0, atol=1e-5)
+
+
+def test_weighted_loss_of_perfect_prediction_is_zero():
+    ab = torch.randn(2, 2, 8, 8) * 30
+    rebalancing = Rebalancing.from_histogram(ab_histogram(ab))
+    assert colour_loss(ab, ab, rebalancing).item() == 0.0
+    assert colour_loss(ab + 5, ab, rebalancing).item() > 0.0
+
+
+def test_tiny_training_lowers_loss_and_resumes(photo_folder, tmp_path):
+    out = tmp_path / "tiny.pt"
+    config = TrainConfig(data=str(photo_folder), out=str(out), steps=60, crop=64, batch=6, workers=0, lr=3e-3)
+    summary = train(config, progress_bar=False)
+    assert summary["steps"] == 60
+    assert summary["loss_last_100"] < 0.8 * summary["loss_first_10"]
+    assert state_path(out).is_file()
+    colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=out)  # the written weights load
+    assert colorizer.colorize_image(np.zeros((40, 50), np.uint8)).shape == (40, 50, 3)
+    longer = TrainConfig(**{**config.__dict__, "steps": 70})
+    assert train(longer, resume=True, progress_bar=False)["steps"] == 70
+
+
+def test_eval_scores_are_finite_and_grey_has_no_colour(photo_folder, colorizer, tmp_path):
+    scores = evaluate(colorizer, photo_folder, limit=2, sheet=tmp_path / "sheet.png")
+    assert scores["photos"] == 2
+    for name in ("vidcolor", "grey"):
+        assert all(math.isfinite(v) for v in scores[name].values())
+    assert scores["grey"]["colourfulness"] < 1.0
+    assert scores["truth"]["colourfulness"] > 20.0
+    assert cv2.imread(str(tmp_path / "sheet.png")) is not None
+
+
+def test_grey_baseline_keeps_lightness_only():
+    rgb = picture(3, 64, 48)
+    grey = grey_baseline(rgb)
+    assert colourfulness(grey) < 1.0
+    lab = rgb_to_lab(torch.from_numpy(grey).permute(2, 0, 1).double() / 255)
+    truth = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double() / 255)
+    assert (lab[0] - truth[0]).abs().max() < 0.5
+
+
+def test_eval_command_prints_table_and_json(photo_folder, weights, tmp_path):
+    result = run_cli("eval", photo_folder, "--weights", weights, "--size", TEST_SIZE, "--backend", "cpu",
+                     "--json", tmp_path / "scores.json", "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "vidcolor" in result.stdout and "grey" in result.stdout and "truth" in result.stdout
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["photos"] == 6 and set(scores) >= {"vidcolor", "grey", "truth"}

@@ -1,0 +1,159 @@
+"""The training loop: random crops -> Lab on the device -> L* in, a*b* out -> rebalanced smooth-L1.
+
+AdamW with warm-up and a cosine decay over the budget (steps or minutes), mixed precision on CUDA, a
+resumable state file beside the output, and the shipped fp16 format at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..checkpoint import save_checkpoint
+from ..color import rgb_to_lab
+from ..model import ColorizerNet, ModelConfig
+from .data import RandomCrops, list_images
+from .losses import Rebalancing, ab_histogram, colour_loss
+
+log = logging.getLogger("vidcolor")
+
+WARMUP_STEPS = 200
+PRIOR_IMAGES = 2000  # images sampled to estimate the a*b* distribution
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str
+    out: str
+    steps: int | None = None
+    minutes: float | None = None
+    crop: int = 128
+    batch: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    rebalance_mix: float | None = 0.5  # None: plain smooth-L1
+    workers: int = 1
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+
+    def __post_init__(self) -> None:
+        if (self.steps is None) == (self.minutes is None):
+            raise ValueError("give exactly one budget: steps or minutes")
+        if self.crop % 32:
+            raise ValueError(f"crop must be a multiple of 32, got {self.crop}")
+
+
+def state_path(out: str | Path) -> Path:
+    """Where the resumable training state of ``out`` lives."""
+    out = Path(out)
+    return out.with_name(out.stem + ".state.pt")
+
+
+def lab_batch(rgb: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 RGB (B, 3, H, W) -> L* (B, 1, H, W), a*b* (B, 2, H, W), float32 on ``device``."""
+    lab = rgb_to_lab(rgb.to(device, non_blocking=True).float() / 255)
+    return lab[:, :1], lab[:, 1:]
+
+
+def estimate_rebalancing(images: list, mix: float, device: torch.device, seed: int) -> Rebalancing:
+    generator = torch.Generator().manual_seed(seed)
+    picked = [images[int(i)] for i in torch.randperm(len(images), generator=generator)[:PRIOR_IMAGES]]
+    loader = DataLoader(RandomCrops(picked, 96), batch_size=64, num_workers=0)
+    counts = sum(ab_histogram(lab_batch(rgb, device)[1]).cpu() for rgb in loader)
+    return Rebalancing.from_histogram(counts, mix=mix)
+
+
+def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
+    """Linear warm-up, then cosine decay to zero at ``progress`` = 1."""
+    warm = min(1.0, (step + 1) / WARMUP_STEPS)
+    return config.lr * warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def train(config: TrainConfig, *, resume: bool = False, progress_bar: bool = True) -> dict[str, Any]:
+    """Train and write the fp16 weights to ``config.out``; returns a summary (steps, images, losses)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(config.seed)
+    images = list_images(config.data)
+    model = ColorizerNet(ModelConfig()).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step, elapsed, rebalancing = 0, 0.0, None
+    saved = state_path(config.out)
+    if resume and saved.is_file():
+        state = torch.load(saved, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"], strict=True)
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+        if state["rebalance_weights"] is not None:
+            rebalancing = Rebalancing(state["rebalance_prior"], state["rebalance_weights"])
+        log.info("resumed %s at step %d (%.1f min trained)", saved, step, elapsed / 60)
+    elif config.rebalance_mix is not None:
+        rebalancing = estimate_rebalancing(images, config.rebalance_mix, device, config.seed)
+
+    loader = DataLoader(
+        RandomCrops(images, config.crop), batch_size=config.batch, shuffle=True, drop_last=True,
+        num_workers=config.workers, pin_memory=device.type == "cuda", persistent_workers=config.workers > 0,
+    )  # fmt: skip
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    budget = config.steps if config.steps is not None else config.minutes * 60
+
+    def fraction_done() -> float:
+        return step / budget if config.steps is not None else elapsed / budget
+
+    def save_state() -> None:
+        torch.save({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed,
+            "config": asdict(config),
+            "rebalance_prior": rebalancing.prior if rebalancing else None,
+            "rebalance_weights": rebalancing.weights if rebalancing else None,
+        }, saved)  # fmt: skip
+
+    model.train()
+    losses: list[float] = []
+    bar = tqdm(total=config.steps, unit="step", disable=not progress_bar, initial=step if config.steps else 0)
+    last_save = started = time.monotonic()
+    elapsed_before, images_seen = elapsed, 0
+    while fraction_done() < 1.0:
+        for rgb in loader:
+            lightness, ab = lab_batch(rgb, device)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step, fraction_done())
+            with autocast:
+                predicted = model(lightness)
+            loss = colour_loss(predicted.float(), ab, rebalancing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            images_seen += rgb.shape[0]
+            elapsed = elapsed_before + time.monotonic() - started  # wall clock, data loading included
+            losses.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}",
+                            img_s=f"{images_seen / (time.monotonic() - started):.0f}")  # fmt: skip
+            if time.monotonic() - last_save > config.checkpoint_minutes * 60:
+                save_state()
+                last_save = time.monotonic()
+            if fraction_done() >= 1.0:
+                break
+    bar.close()
+    save_state()
+    summary = {
+        "steps": step, "images_seen_total": step * config.batch, "train_minutes": round(elapsed / 60, 2),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "loss_first_10": _mean(losses[:10]), "loss_last_100": _mean(losses[-100:]),
+        "config": asdict(config),
+    }  # fmt: skip
+    save_checkpoint(model.eval(), config.out, info={"training": summary})
+    return summary
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
