@@ -154,7 +154,7 @@ def machine_info() -> dict[str, object]:
 
 
 def summarise(name: str, frames: list[int], seconds: list[float]) -> dict[str, object]:
-    fps = [f / s for f, s in zip(frames, seconds)]
+    fps = [f / s for f, s in zip(frames, seconds, strict=True)]
     return {
         "run": name,
         "frames": frames[0] if len(set(frames)) == 1 else frames,

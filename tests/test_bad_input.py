@@ -10,9 +10,9 @@ from pathlib import Path
 import av
 import cv2
 import pytest
-
 from conftest import TEST_SIZE, run_cli
-from media import write_tone, decode_frames, picture, write_video
+from media import decode_frames, picture, write_tone, write_video
+
 from vidcolor.checkpoint import SHIPPED_WEIGHTS
 
 FAST = ("--size", str(TEST_SIZE), "--backend", "cpu", "-q")

@@ -12,12 +12,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import TEST_SIZE, run_cli
+from media import CLIPS_DIR, decode_frames, frame_times, luma_planes, psnr, write_video
 
 from vidcolor import colorize_file
 from vidcolor.sources import luma_plane
-
-from conftest import TEST_SIZE, run_cli
-from media import CLIPS_DIR, decode_frames, frame_times, luma_planes, psnr, write_video
 
 
 def _stream_seconds(path: Path, kind: str) -> float:
@@ -64,7 +63,8 @@ def test_audio_is_kept(tmp_path, colorizer):
     src = write_video(tmp_path / "in.mp4", frames=24, fps=24, audio_seconds=1.0)
     colorize_file(src, tmp_path / "out.mp4", colorizer=colorizer)
     frame_seconds = 1 / 24
-    assert _stream_seconds(tmp_path / "out.mp4", "audio") == pytest.approx(_stream_seconds(src, "audio"), abs=frame_seconds)
+    out_seconds = _stream_seconds(tmp_path / "out.mp4", "audio")
+    assert out_seconds == pytest.approx(_stream_seconds(src, "audio"), abs=frame_seconds)
     with av.open(str(tmp_path / "out.mp4")) as out, av.open(str(src)) as original:
         assert out.streams.audio[0].codec_context.name == "aac"
         assert out.streams.audio[0].frames == original.streams.audio[0].frames  # copied packet for packet
@@ -151,7 +151,6 @@ def test_sigint_leaves_playable_shorter_file(tmp_path, weights):
 
 def test_images_file_and_folder(tmp_path, weights):
     import cv2
-
     from media import picture
 
     folder = tmp_path / "photos"

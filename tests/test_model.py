@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor import BackendUnavailable, Colorizer, WeightsError
-from vidcolor.checkpoint import SHIPPED_WEIGHTS, load_model, save_checkpoint
+from vidcolor import BackendUnavailable, Colorizer, WeightsError, checkpoint
+from vidcolor.checkpoint import load_model, save_checkpoint
 from vidcolor.color import rgb_to_lab
 from vidcolor.colorizer import working_size
 from vidcolor.model import ColorizerNet, ModelConfig
@@ -31,7 +31,8 @@ def test_checkpoint_round_trip(tmp_path):
     save_checkpoint(model, tmp_path / "m.pt")
     loaded = load_model(tmp_path / "m.pt")
     assert loaded.config == model.config
-    assert all(v.dtype != torch.float32 for v in torch.load(tmp_path / "m.pt", weights_only=True)["state_dict"].values())
+    stored = torch.load(tmp_path / "m.pt", weights_only=True)["state_dict"]
+    assert all(v.dtype != torch.float32 for v in stored.values())
     x = torch.rand(1, 1, 64, 64) * 100
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x), atol=0.5, rtol=0)  # fp16 storage
@@ -43,8 +44,8 @@ def test_checkpoint_from_another_program_is_refused(tmp_path):
         load_model(tmp_path / "other.pt")
 
 
-@pytest.mark.skipif(SHIPPED_WEIGHTS.exists(), reason="trained weights are installed")
-def test_missing_shipped_weights_are_reported():
+def test_missing_shipped_weights_are_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint, "SHIPPED_WEIGHTS", tmp_path / "colorizer.pt")
     with pytest.raises(WeightsError, match="no trained weights are installed"):
         Colorizer(backend="cpu")
 

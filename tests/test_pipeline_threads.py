@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from media import frame_times, write_video
 
 from vidcolor import colorize_file
 from vidcolor.colorizer import Colorizer
 from vidcolor.sinks import VideoFileSink
-
-from media import frame_times, write_video
 
 
 class Boom(RuntimeError):

@@ -9,15 +9,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import TEST_SIZE, run_cli
+from media import picture
 
 from vidcolor import Colorizer
 from vidcolor.color import rgb_to_lab
 from vidcolor.train.evaluate import colourfulness, evaluate, grey_baseline
 from vidcolor.train.loop import TrainConfig, state_path, train
 from vidcolor.train.losses import BINS_PER_AXIS, Rebalancing, ab_histogram, colour_loss
-
-from conftest import TEST_SIZE, run_cli
-from media import picture
 
 
 @pytest.fixture

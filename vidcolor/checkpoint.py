@@ -35,7 +35,8 @@ def load_model(path: str | Path | None = None) -> ColorizerNet:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for a bad file
-        raise WeightsError(f"cannot read weights {path}: not a loadable PyTorch checkpoint ({first_line(exc)[:80]})") from exc
+        reason = first_line(exc)[:80]
+        raise WeightsError(f"cannot read weights {path}: not a loadable PyTorch checkpoint ({reason})") from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a vidcolor checkpoint (expected format {FORMAT})")
     config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in checkpoint["config"].items()})

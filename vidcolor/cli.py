@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -90,7 +91,9 @@ def _colorize(args: argparse.Namespace) -> int:
 
 
 def build_train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vidcolor train", description="Train the colorizer on a folder of colour images.")
+    parser = argparse.ArgumentParser(
+        prog="vidcolor train", description="Train the colorizer on a folder of colour images."
+    )
     parser.add_argument("data", type=Path, nargs="?", default=Path("../shared/data/photos/train"),
                         help="folder of colour images, searched recursively (default: ../shared/data/photos/train)")
     parser.add_argument("--out", type=Path, required=True, help="weights to write (fp16); training state goes beside")
@@ -117,7 +120,8 @@ def _train(args: argparse.Namespace) -> int:
         data=str(args.data), out=str(args.out), steps=args.steps, minutes=args.minutes, crop=args.crop,
         batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers, seed=args.seed,
     )  # fmt: skip
-    summary = train(config, resume=args.resume, progress_bar=not args.quiet)
+    command = shlex.join(["vidcolor", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
+    summary = train(config, resume=args.resume, progress_bar=not args.quiet, command=command)
     log.info("wrote %s after %d steps (%.1f min)", args.out, summary["steps"], summary["train_minutes"])
     return 0
 
@@ -131,6 +135,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=_positive_int, help="score only the first N photos")
     parser.add_argument("--sheet", type=Path, help="write a contact sheet (grey | vidcolor | truth) PNG here")
     parser.add_argument("--json", type=Path, help="write the scores as JSON here")
+    parser.add_argument("--card", type=Path, help="also record the scores under 'evaluation' in this weights card")
     parser.add_argument("-q", "--quiet", action="store_true")
     parser.add_argument("--debug", action="store_true")
     return parser
@@ -144,6 +149,10 @@ def _eval(args: argparse.Namespace) -> int:
     print(format_scores(scores))
     if args.json:
         args.json.write_text(json.dumps(scores, indent=2) + "\n")
+    if args.card:
+        card = json.loads(args.card.read_text()) if args.card.is_file() else {}
+        card["evaluation"] = scores
+        args.card.write_text(json.dumps(card, indent=2) + "\n")
     return 0
 
 

@@ -77,8 +77,9 @@ class ColorizerNet(nn.Module):
         self.config = config
         w = config.widths
         self.stem = _conv_bn_relu(1, config.stem_width, stride=2)  # 1/2
+        inputs = (config.stem_width, *w[:-1])
         self.stages = nn.ModuleList(
-            _stage(cin, cout, depth) for cin, cout, depth in zip((config.stem_width, *w[:-1]), w, config.blocks)
+            _stage(cin, cout, depth) for cin, cout, depth in zip(inputs, w, config.blocks, strict=True)
         )  # 1/4, 1/8, 1/16, 1/32
         skips = (config.stem_width, *w[:-1])  # channels at 1/2 … 1/16
         self.ups = nn.ModuleList()

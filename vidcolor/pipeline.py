@@ -218,7 +218,10 @@ def _colorize_items(
             return []
         luma = np.stack([f.luma[:height, :width] for f in frames])  # (B, H, W)
         cb, cr = colorizer.chroma_planes(luma, source.info.yuv)
-        return [ColorFrame(y, u, v, f.pts, f.duration or default_duration) for f, y, u, v in zip(frames, luma, cb, cr)]
+        return [
+            ColorFrame(y, u, v, f.pts, f.duration or default_duration)
+            for f, y, u, v in zip(frames, luma, cb, cr, strict=True)
+        ]
 
     def flush() -> None:
         colored = iter(colorize([item for item in pending if isinstance(item, LumaFrame)]))

@@ -6,6 +6,7 @@ resumable state file beside the output, and the shipped fp16 format at the end.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -57,6 +58,11 @@ def state_path(out: str | Path) -> Path:
     return out.with_name(out.stem + ".state.pt")
 
 
+def card_path(out: str | Path) -> Path:
+    """The JSON that describes the weights ``out``: architecture, training, evaluation."""
+    return Path(out).with_suffix(".json")
+
+
 def lab_batch(rgb: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 RGB (B, 3, H, W) -> L* (B, 1, H, W), a*b* (B, 2, H, W), float32 on ``device``."""
     lab = rgb_to_lab(rgb.to(device, non_blocking=True).float() / 255)
@@ -77,8 +83,13 @@ def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
     return config.lr * warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def train(config: TrainConfig, *, resume: bool = False, progress_bar: bool = True) -> dict[str, Any]:
-    """Train and write the fp16 weights to ``config.out``; returns a summary (steps, images, losses)."""
+def train(
+    config: TrainConfig, *, resume: bool = False, progress_bar: bool = True, command: str | None = None
+) -> dict[str, Any]:
+    """Train; write the fp16 weights to ``config.out`` and their JSON card beside; return the summary.
+
+    ``command`` is recorded in the card, so the weights say how they were made.
+    """
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
     images = list_images(config.data)
@@ -149,9 +160,16 @@ def train(config: TrainConfig, *, resume: bool = False, progress_bar: bool = Tru
         "steps": step, "images_seen_total": step * config.batch, "train_minutes": round(elapsed / 60, 2),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "loss_first_10": _mean(losses[:10]), "loss_last_100": _mean(losses[-100:]),
-        "config": asdict(config),
+        "config": asdict(config), "command": command,
     }  # fmt: skip
     save_checkpoint(model.eval(), config.out, info={"training": summary})
+    card = {
+        "architecture": f"ColorizerNet {asdict(model.config)}",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "weights": f"{Path(config.out).name}, float16 state dict, load with weights_only=True",
+        "training": summary,
+    }  # fmt: skip
+    card_path(config.out).write_text(json.dumps(card, indent=2) + "\n")
     return summary
 
 

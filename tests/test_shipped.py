@@ -1,0 +1,51 @@
+"""The shipped weights and the bundled samples: what a new user runs first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import run_cli
+from media import decode_frames, frame_times
+
+from vidcolor import Colorizer
+from vidcolor.checkpoint import SHIPPED_WEIGHTS
+from vidcolor.color import rgb_to_lab
+from vidcolor.train.evaluate import colourfulness
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="no trained weights in vidcolor/weights/")
+
+
+def test_shipped_weights_are_small_fp16():
+    assert SHIPPED_WEIGHTS.stat().st_size <= 16 * 2**20
+    state = torch.load(SHIPPED_WEIGHTS, weights_only=True)["state_dict"]
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
+    assert SHIPPED_WEIGHTS.with_suffix(".json").is_file()
+
+
+def test_shipped_weights_colour_the_sample_still():
+    grey = cv2.imread(str(SAMPLES / "street_gray.png"), cv2.IMREAD_GRAYSCALE)
+    rgb = Colorizer(backend="cpu").colorize_image(grey)
+    assert colourfulness(rgb) > 5.0  # visibly coloured, not grey
+    lightness = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double() / 255)[0]
+    grey_lightness = rgb_to_lab(torch.from_numpy(np.repeat(grey[None], 3, 0)).double() / 255)[0]
+    assert (lightness - grey_lightness).abs().median() < 1.0
+
+
+def test_readme_sample_command(tmp_path):
+    """README's first command, less the install: `vidcolor samples/traffic_gray.mp4 -o …`."""
+    sample = SAMPLES / "traffic_gray.mp4"
+    out = tmp_path / "traffic_colorized.mp4"
+    result = run_cli(sample, "-o", out, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert frame_times(out) == pytest.approx(frame_times(sample), abs=1e-6)
+    with av.open(str(out)) as container:
+        assert len(container.streams.audio) == 1
+    chroma = np.frombuffer(decode_frames(out)[25].planes[2], np.uint8)
+    assert np.abs(chroma.astype(int) - 128).mean() > 1.0  # the grey input came out coloured
