@@ -8,10 +8,11 @@ import logging
 import shlex
 import signal
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .backends import BACKEND_NAMES
+from .backends import BACKEND_NAMES, available_backends
 from .colorizer import Colorizer
 from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
@@ -166,7 +167,82 @@ def format_scores(scores: dict) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"train": (build_train_parser, _train), "eval": (build_eval_parser, _eval)}
+def _name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)}; got {text!r}")
+        return names
+
+    return parse
+
+
+def _int_list(text: str) -> list[int]:
+    return [_positive_int(n) for n in text.split(",")]
+
+
+def build_bench_parser() -> argparse.ArgumentParser:
+    from .bench import RESOLUTIONS
+
+    parser = argparse.ArgumentParser(
+        prog="vidcolor bench",
+        description="Frames per second of each stage and of the whole pipeline, per backend, size and batch.",
+    )
+    parser.add_argument("--clip", type=Path, default=Path("../shared/data/clips/pedestrians_street.mp4"),
+                        help="clip to scale to each size (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--backends", type=_name_list(BACKEND_NAMES[1:]),
+                        help="comma-separated (default: every one this machine has)")  # fmt: skip
+    parser.add_argument("--sizes", type=_name_list(tuple(RESOLUTIONS)), default=list(RESOLUTIONS),
+                        help="default: 480p,720p,1080p")  # fmt: skip
+    parser.add_argument("--batches", type=_int_list, default=[1, 4, 8], help="default: 1,4,8")
+    parser.add_argument("--frames", type=_positive_int, default=120, help="frames of the clip to use (default: 120)")
+    parser.add_argument("--size", type=_model_size, default=256, help="model working size (default: 256)")
+    parser.add_argument("--weights", type=Path, help="checkpoint (default: the shipped weights)")
+    parser.add_argument("--model-only", action="store_true", help="time inference alone at the working size")
+    parser.add_argument("--crf", type=_crf, default=18)
+    parser.add_argument("--preset", choices=X264_PRESETS, default="fast")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="report folder")
+    parser.add_argument("--name", default=None, help="report file stem (default: bench-<machine>)")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import default_report_stem, markdown_table, model_only_fps, run_bench, write_report
+    from .colorizer import working_size
+
+    names = args.backends or available_backends()
+    colorizers = {name: Colorizer(backend=name, size=args.size, weights=args.weights) for name in names}
+    model_only: dict[str, float] = {}
+    rows = []
+    if args.model_only:
+        shape = working_size(1080, 1920, args.size)
+        for name, colorizer in colorizers.items():
+            for batch in args.batches:
+                model_only[f"{name} batch {batch} {shape[0]}x{shape[1]}"] = model_only_fps(colorizer, batch, shape)
+    else:
+        if not args.clip.is_file():
+            raise InputError(f"clip not found: {args.clip}")
+        rows = run_bench(
+            colorizers, args.clip, resolutions=args.sizes, batches=args.batches, frames=args.frames,
+            crf=args.crf, preset=args.preset, progress=lambda case: log.info("measuring %s", case),
+        )  # fmt: skip
+        print(markdown_table(rows))
+    for case, value in model_only.items():
+        print(f"model only, {case}: {value:.1f} frames/s")
+    stem = args.name or default_report_stem(args.model_only)
+    for path in write_report(rows, model_only, args.out, stem):
+        log.info("wrote %s", path)
+    return 0
+
+
+COMMANDS = {
+    "train": (build_train_parser, _train),
+    "eval": (build_eval_parser, _eval),
+    "bench": (build_bench_parser, _bench),
+}
 
 
 def _terminate_as_interrupt(signum: int, frame: object) -> None:

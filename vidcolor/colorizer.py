@@ -40,11 +40,21 @@ class Colorizer:
     def device(self) -> torch.device:
         return self.backend.device
 
+    def model_input(self, lightness: torch.Tensor) -> torch.Tensor:
+        """L* (B, 1, H, W) -> L* (B, 1, h, w) at the working size."""
+        size = working_size(*lightness.shape[-2:], self.size)
+        return F.interpolate(lightness, size=size, mode="bilinear", antialias=True, align_corners=False)
+
     def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
         """L* (B, 1, H, W) on ``device`` -> a*b* (B, 2, h, w) at the working size."""
-        size = working_size(*lightness.shape[-2:], self.size)
-        resized = F.interpolate(lightness, size=size, mode="bilinear", antialias=True, align_corners=False)
-        return self.backend.infer(resized)
+        return self.backend.infer(self.model_input(lightness))
+
+    def upload(self, luma: np.ndarray) -> torch.Tensor:
+        """uint8 Y' planes (B, H, W) -> the same on ``device``: the only upload per frame."""
+        planes = torch.from_numpy(luma)
+        if self.device.type == "cuda":
+            planes = planes.pin_memory()  # lets the copy run asynchronously
+        return planes.to(self.device, non_blocking=True)
 
     def lightness_from_luma(self, luma: torch.Tensor, full_range: bool) -> torch.Tensor:
         """uint8 Y' (B, H, W) on ``device`` -> L* (B, 1, H, W) by table lookup."""
@@ -52,14 +62,21 @@ class Colorizer:
             self._lightness_tables[full_range] = luma_to_lightness_table(full_range, self.device)
         return self._lightness_tables[full_range][luma.long()].unsqueeze(1)
 
-    def chroma_planes(self, luma: np.ndarray, fmt: YuvFormat) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 Y' planes (B, H, W) -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0 output."""
-        lightness = self.lightness_from_luma(torch.from_numpy(luma).to(self.device), fmt.full_range)
-        ab = self.predict_ab(lightness)
-        chroma_size = ((luma.shape[-2] + 1) // 2, (luma.shape[-1] + 1) // 2)
+    @staticmethod
+    def chroma_from(lightness: torch.Tensor, ab: torch.Tensor, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-size L* (B, 1, H, W) and working-size a*b* -> uint8 Cb, Cr (B, ceil(H/2), ceil(W/2)), on device."""
+        chroma_size = ((lightness.shape[-2] + 1) // 2, (lightness.shape[-1] + 1) // 2)
         lightness = F.interpolate(lightness, size=chroma_size, mode="area")
         ab = F.interpolate(ab, size=chroma_size, mode="bilinear", align_corners=False)
-        cb, cr = lab_to_chroma(lightness, ab, fmt)
+        return lab_to_chroma(lightness, ab, fmt)
+
+    def chroma_planes(self, luma: np.ndarray, fmt: YuvFormat) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 Y' planes (B, H, W) -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0 output.
+
+        Only uint8 planes cross between host and device: Y' up, Cb and Cr down.
+        """
+        lightness = self.lightness_from_luma(self.upload(luma), fmt.full_range)
+        cb, cr = self.chroma_from(lightness, self.predict_ab(lightness), fmt)
         return cb.cpu().numpy(), cr.cpu().numpy()
 
     def colorize_image(self, image: np.ndarray) -> np.ndarray:

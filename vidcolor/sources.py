@@ -112,22 +112,32 @@ class FileSource:
             return round(self.container.duration / av.time_base * rate)
         return None
 
-    def items(self) -> Iterator[LumaFrame | av.Packet]:
-        """Luma frames and audio packets, in the order the container holds them."""
+    def decoded(self) -> Iterator[av.VideoFrame | av.Packet]:
+        """Decoded pictures and audio packets, in the order the container holds them."""
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
-        index = 0
+        pictures = 0
         try:
             for packet in self.container.demux(streams):
                 if packet.stream is self.video:
                     for frame in self.video.decode(packet):
-                        yield self._luma_frame(frame, index)
-                        index += 1
+                        yield frame
+                        pictures += 1
                 elif packet.size:  # demux ends each stream with an empty flush packet
                     yield packet
         except av.FFmpegError as exc:
-            raise InputError(f"{self.path}: decoding failed after {index} frames: {_reason(exc)}") from exc
-        if index == 0:
+            raise InputError(f"{self.path}: decoding failed after {pictures} frames: {_reason(exc)}") from exc
+        if pictures == 0:
             raise InputError(f"{self.path}: the video stream holds no decodable frame")
+
+    def items(self) -> Iterator[LumaFrame | av.Packet]:
+        """Luma frames and audio packets, in the order the container holds them."""
+        index = 0
+        for item in self.decoded():
+            if isinstance(item, av.VideoFrame):
+                yield self._luma_frame(item, index)
+                index += 1
+            else:
+                yield item
 
     def _luma_frame(self, frame: av.VideoFrame, index: int) -> LumaFrame:
         pts = frame.pts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import torch
@@ -11,20 +12,50 @@ from ..model import ColorizerNet
 from .base import Backend
 from .pytorch import TorchCPUBackend, TorchCUDABackend
 
-BackendName = Literal["auto", "cpu", "cuda"]
-BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda")
+try:
+    from .tensorrt import TensorRTBackend
+except ImportError:  # the optional extra `vidcolor[tensorrt]` is not installed
+    TensorRTBackend = None
+
+log = logging.getLogger("vidcolor")
+
+BackendName = Literal["auto", "cpu", "cuda", "tensorrt"]
+BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "tensorrt")
+
+
+def available_backends() -> list[str]:
+    """The backends this machine can run, fastest last."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names.append("cuda")
+        if TensorRTBackend is not None:
+            names.append("tensorrt")
+    return names
 
 
 def create_backend(name: BackendName, model: ColorizerNet) -> Backend:
-    """Build the named backend; ``auto`` takes the fastest one this machine can run."""
+    """Build the named backend; ``auto`` takes TensorRT, then CUDA, then CPU — the first this machine can run."""
     if name not in BACKEND_NAMES:
         raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+    if name == "cpu":
+        return TorchCPUBackend(model)
     cuda_ok = torch.cuda.is_available()
-    if name == "cuda" and not cuda_ok:
-        raise BackendUnavailable("backend cuda: no CUDA GPU is visible to PyTorch")
-    if name == "cuda" or (name == "auto" and cuda_ok):
-        return TorchCUDABackend(model)
-    return TorchCPUBackend(model)
+    if name in ("cuda", "tensorrt") and not cuda_ok:
+        raise BackendUnavailable(f"backend {name}: no CUDA GPU is visible to PyTorch")
+    if name == "tensorrt" and TensorRTBackend is None:
+        raise BackendUnavailable(
+            "backend tensorrt: the tensorrt package is not installed (pip install 'vidcolor[tensorrt]')"
+        )
+    if name == "tensorrt":
+        return TensorRTBackend(model)
+    if name == "auto" and not cuda_ok:
+        return TorchCPUBackend(model)
+    if name == "auto" and TensorRTBackend is not None:
+        try:
+            return TensorRTBackend(model)
+        except BackendUnavailable as exc:
+            log.warning("tensorrt unavailable (%s); using cuda", exc)
+    return TorchCUDABackend(model)
 
 
-__all__ = ["BACKEND_NAMES", "Backend", "BackendName", "create_backend"]
+__all__ = ["BACKEND_NAMES", "Backend", "BackendName", "available_backends", "create_backend"]

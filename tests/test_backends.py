@@ -1,0 +1,98 @@
+"""Backends: the ONNX export against PyTorch (onnxruntime), GPU backends where a GPU exists, and `bench`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from media import frame_times, write_video
+
+from vidcolor import BackendUnavailable, Colorizer
+from vidcolor.backends import available_backends, create_backend
+from vidcolor.backends.onnx_export import INPUT_NAME, export_onnx
+from vidcolor.bench import ceiling_transcode, run_bench, write_report
+from vidcolor.checkpoint import load_model
+
+cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+# Largest |a*b*| difference allowed between PyTorch float32 and each export, in CIELAB units.
+ONNX_TOLERANCE = {"fp32": 1e-3, "fp16": 1.0}
+
+
+@pytest.fixture(scope="module")
+def model(weights):
+    return load_model(weights)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_onnx_export_matches_pytorch(model, tmp_path, precision):
+    ort = pytest.importorskip("onnxruntime")
+    path = export_onnx(model, tmp_path / f"colorizer_{precision}.onnx", precision=precision)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for shape in [(1, 1, 64, 96), (3, 1, 128, 64)]:  # batch, height and width are dynamic
+        lightness = torch.rand(shape) * 100
+        with torch.no_grad():
+            expected = model(lightness).numpy()
+        got = session.run(None, {INPUT_NAME: lightness.numpy()})[0]
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() < ONNX_TOLERANCE[precision]
+
+
+def test_this_machine_offers_what_it_has():
+    assert available_backends()[0] == "cpu"
+    assert ("cuda" in available_backends()) == torch.cuda.is_available()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+@pytest.mark.parametrize("name", ["cuda", "tensorrt"])
+def test_gpu_backends_refused_without_gpu(model, name):
+    with pytest.raises(BackendUnavailable, match="no CUDA GPU"):
+        create_backend(name, model)
+
+
+@cuda_only
+def test_cuda_graphs_match_eager(model):
+    backend = create_backend("cuda", model)
+    first, second = (torch.rand(2, 1, 64, 96, device="cuda") * 100 for _ in range(2))
+    out_first, out_second = backend.infer(first), backend.infer(second)  # the second call replays the graph
+    backend.graphs = False
+    torch.testing.assert_close(out_first, backend.infer(first), atol=1e-2, rtol=0)
+    torch.testing.assert_close(out_second, backend.infer(second), atol=1e-2, rtol=0)
+    assert not torch.equal(out_first, out_second)  # replays do not overwrite earlier results
+
+
+@cuda_only
+def test_tensorrt_engine_matches_pytorch_and_is_cached(model, tmp_path):
+    pytest.importorskip("tensorrt")
+    from vidcolor.backends.tensorrt import TensorRTBackend
+
+    backend = TensorRTBackend(model, engine_dir=tmp_path)
+    built = backend.engine_file.stat().st_mtime_ns
+    lightness = torch.rand(2, 1, 256, 448, device="cuda") * 100
+    with torch.no_grad():
+        expected = model.to("cuda")(lightness)
+    assert (backend.infer(lightness) - expected).abs().max().item() < ONNX_TOLERANCE["fp16"]
+    assert TensorRTBackend(model, engine_dir=tmp_path).engine_file.stat().st_mtime_ns == built
+
+
+def test_ceiling_keeps_every_frame(tmp_path):
+    src = write_video(tmp_path / "in.mp4", frames=10, audio_seconds=10 / 24)
+    assert ceiling_transcode(src, tmp_path / "out.mp4", crf=18, preset="ultrafast") == 10
+    assert frame_times(tmp_path / "out.mp4") == pytest.approx(frame_times(src), abs=1e-6)
+
+
+def test_bench_reports_every_stage(tmp_path, colorizer: Colorizer):
+    clip = write_video(tmp_path / "clip.mp4", width=320, height=180, frames=8)
+    rows = run_bench({"cpu": colorizer}, clip, resolutions=["480p"], batches=[1, 4], frames=8, crf=18,
+                     preset="ultrafast")  # fmt: skip
+    assert [(r.backend, r.resolution, r.batch) for r in rows] == [("cpu", "480p", 1), ("cpu", "480p", 4)]
+    for row in rows:
+        assert row.stage_fps["smooth"] is None  # no temporal smoother yet: said, not invented
+        assert all(v > 0 for k, v in row.stage_fps.items() if k != "smooth")
+        assert row.pipeline_fps > 0 and row.ceiling_fps > 0
+    paths = write_report(rows, {"cpu batch 1": 12.5}, tmp_path / "report", "bench-test")
+    assert sorted(p.suffix for p in paths) == [".json", ".md", ".png"]
+    report = json.loads(paths[0].read_text())
+    assert len(report["rows"]) == 2 and report["model_only_fps"] == {"cpu batch 1": 12.5}

@@ -1,0 +1,51 @@
+"""ONNX export of the colorizer: dynamic batch and picture size, float32 in and out.
+
+``precision="fp16"`` bakes half precision into the graph (weights and activations) with float32 I/O, which is
+what a strongly typed TensorRT build needs: TensorRT 11 dropped the FP16 builder flag, and on 10.12+ strong
+typing is the recommended mode. The same graph runs on onnxruntime, which is how the export is checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.export import Dim
+
+from ..model import SIZE_MULTIPLE, ColorizerNet
+
+Precision = Literal["fp32", "fp16"]
+INPUT_NAME, OUTPUT_NAME = "lightness", "ab"
+OPSET = 18
+MAX_BATCH = 64
+
+
+class _FixedPrecision(nn.Module):
+    """Runs the network in ``dtype`` behind float32 input and output."""
+
+    def __init__(self, model: ColorizerNet, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.model, self.dtype = model.to(dtype), dtype
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        return self.model(lightness.to(self.dtype)).float()
+
+
+def export_onnx(model: ColorizerNet, path: str | Path, *, precision: Precision = "fp32") -> Path:
+    """Write ``model`` (a copy of it, in eval mode) as ONNX with dynamic batch, height and width."""
+    if precision not in ("fp32", "fp16"):
+        raise ValueError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
+    copy = ColorizerNet(model.config)
+    copy.load_state_dict(model.state_dict())
+    wrapped = _FixedPrecision(copy, torch.float16 if precision == "fp16" else torch.float32).eval()
+    example = torch.rand(1, 1, 4 * SIZE_MULTIPLE, 7 * SIZE_MULTIPLE) * 100
+    dynamic = {INPUT_NAME: {0: Dim("batch", min=1, max=MAX_BATCH), 2: Dim.AUTO, 3: Dim.AUTO}}
+    path = Path(path)
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapped, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_shapes=dynamic, opset_version=OPSET, dynamo=True, external_data=False, verbose=False,
+        )  # fmt: skip
+    return path

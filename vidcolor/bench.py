@@ -1,0 +1,271 @@
+"""`vidcolor bench`: frames per second of each stage and of the whole pipeline, per backend, size and batch.
+
+Stages are timed alone, one after the other over the same frames (decode, upload, prepare = Y'->L* table and
+resize, infer, smooth, chroma = upsample + Lab->Cb/Cr, download, encode), with the device synchronised around
+each. The whole pipeline is ``colorize_file`` on the same clip; the ceiling is a plain decode -> encode of it
+through the same PyAV source and sink, with the same codec settings, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from .colorizer import Colorizer
+from .pipeline import colorize_file
+from .sinks import VideoFileSink, encoded_size
+from .sources import FileSource, VideoInfo, luma_plane
+
+T = TypeVar("T")
+
+STAGES = ("decode", "upload", "prepare", "infer", "smooth", "chroma", "download", "encode")
+RESOLUTIONS = {"480p": 480, "720p": 720, "1080p": 1080}
+MODEL_ONLY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    backend: str
+    resolution: str
+    batch: int
+    stage_fps: dict[str, float | None]  # None: the stage does not exist yet (smooth)
+    pipeline_fps: float
+    ceiling_fps: float
+
+    @property
+    def ratio(self) -> float:
+        return self.pipeline_fps / self.ceiling_fps
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def scaled_clip(clip: Path, height: int, folder: Path, frames: int, crf: int, preset: str) -> Path:
+    """The first ``frames`` pictures of ``clip`` scaled to ``height`` (16:9 kept), as H.264; cached in ``folder``."""
+    out = folder / f"{clip.stem}_{height}p_{frames}f.mp4"
+    if out.is_file():
+        return out
+    with av.open(str(clip)) as src, av.open(str(out), "w") as dst:
+        video_in = src.streams.video[0]
+        width = round(video_in.codec_context.width * height / video_in.codec_context.height / 2) * 2
+        stream = dst.add_stream("libx264", rate=video_in.average_rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = video_in.time_base
+        stream.options = {"crf": str(crf), "preset": preset}
+        for index, frame in enumerate(src.decode(video_in)):
+            if index == frames:
+                break
+            scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
+            scaled.pts, scaled.time_base = frame.pts, frame.time_base
+            dst.mux(stream.encode(scaled))
+        dst.mux(stream.encode(None))
+    return out
+
+
+def ceiling_transcode(clip: Path, out: Path, *, crf: int, preset: str) -> int:
+    """Decode -> encode with vidcolor's own source and sink, the decoded chroma kept: vidcolor minus the model."""
+    source = FileSource(clip)
+    try:
+        sink = VideoFileSink(out, source.info, audio=source.audio, crf=crf, preset=preset)
+        width, height = encoded_size(source.info.width, source.info.height)
+        for item in source.decoded():
+            if isinstance(item, av.Packet):
+                sink.write_audio(item)
+                continue
+            planes = item.reformat(width=width, height=height, format="yuv420p").to_ndarray()  # Y, then U, V
+            cb, cr = planes[height:].reshape(2, height // 2, width // 2)
+            sink.write_frame(planes[:height], cb, cr, item.pts, item.duration or 0)
+        sink.close()
+        return sink.frames_written
+    finally:
+        source.close()
+
+
+def _timed(device: torch.device, run: Callable[[], T]) -> tuple[T, float]:
+    _sync(device)
+    started = time.perf_counter()
+    result = run()
+    _sync(device)
+    return result, time.perf_counter() - started
+
+
+def _decode(clip: Path) -> tuple[list[np.ndarray], VideoInfo, float]:
+    """All luma planes of ``clip``, its stream info, and decoding speed in frames per second."""
+    source = FileSource(clip)
+    try:
+        started = time.perf_counter()
+        lumas = [luma_plane(item) for item in source.decoded() if isinstance(item, av.VideoFrame)]
+        return lumas, source.info, len(lumas) / (time.perf_counter() - started)
+    finally:
+        source.close()
+
+
+def _encode_fps(lumas: list[np.ndarray], chroma: list[tuple[np.ndarray, np.ndarray]], info: VideoInfo,
+                out: Path, crf: int, preset: str) -> float:  # fmt: skip
+    sink = VideoFileSink(out, info, audio=None, crf=crf, preset=preset)
+    step = max(1, round(1 / ((info.frame_rate or 25) * info.time_base)))
+    started = time.perf_counter()
+    for index, (luma, (cb, cr)) in enumerate(zip(lumas, chroma, strict=True)):
+        sink.write_frame(luma, cb, cr, index * step, step)
+    sink.close()
+    return len(lumas) / (time.perf_counter() - started)
+
+
+def measure(
+    colorizer: Colorizer, clip: Path, resolution: str, batch: int, *, crf: int, preset: str, work: Path
+) -> BenchRow:
+    """Every stage alone, then the whole pipeline and the ceiling, for one clip and batch size."""
+    device, backend = colorizer.device, colorizer.backend.NAME
+    lumas, info, decode_fps = _decode(clip)
+    full_range = info.yuv.full_range
+    frames = len(lumas) - len(lumas) % batch
+    batches = [np.stack(lumas[i : i + batch]) for i in range(0, frames, batch)]
+    colorizer.chroma_planes(batches[0], info.yuv)  # warm-up: kernel choice, CUDA graph capture
+
+    fps: dict[str, float | None] = {"decode": decode_fps, "smooth": None}  # no temporal smoother yet
+    uploaded, seconds = _timed(device, lambda: [colorizer.upload(b) for b in batches])
+    fps["upload"] = frames / seconds
+    lightness = [colorizer.lightness_from_luma(u, full_range) for u in uploaded]
+    inputs, seconds = _timed(device, lambda: [
+        colorizer.model_input(colorizer.lightness_from_luma(u, full_range)) for u in uploaded])  # fmt: skip
+    fps["prepare"] = frames / seconds
+    ab, seconds = _timed(device, lambda: [colorizer.backend.infer(x) for x in inputs])
+    fps["infer"] = frames / seconds
+    chroma, seconds = _timed(device, lambda: [
+        colorizer.chroma_from(light, a, info.yuv) for light, a in zip(lightness, ab, strict=True)])  # fmt: skip
+    fps["chroma"] = frames / seconds
+    planes, seconds = _timed(device, lambda: [(cb.cpu().numpy(), cr.cpu().numpy()) for cb, cr in chroma])
+    fps["download"] = frames / seconds
+    per_frame = [(cb, cr) for cbs, crs in planes for cb, cr in zip(cbs, crs, strict=True)]
+    fps["encode"] = _encode_fps(lumas[:frames], per_frame, info, work / "encode.mp4", crf, preset)
+
+    started = time.perf_counter()
+    result = colorize_file(clip, work / "pipeline.mp4", colorizer=colorizer, overwrite=True, crf=crf,
+                           preset=preset, batch=batch)  # fmt: skip
+    pipeline_fps = result.frames / (time.perf_counter() - started)
+    started = time.perf_counter()
+    ceiling_frames = ceiling_transcode(clip, work / "ceiling.mp4", crf=crf, preset=preset)
+    ceiling_fps = ceiling_frames / (time.perf_counter() - started)
+    return BenchRow(backend, resolution, batch, {s: fps[s] for s in STAGES}, pipeline_fps, ceiling_fps)
+
+
+def model_only_fps(colorizer: Colorizer, batch: int, size: tuple[int, int]) -> float:
+    """Inference alone at the working size, batch ``batch``, for about MODEL_ONLY_SECONDS."""
+    device = colorizer.device
+    lightness = torch.rand(batch, 1, *size, device=device) * 100
+    colorizer.backend.infer(lightness)  # warm-up
+    runs, seconds = 0, 0.0
+    while seconds < MODEL_ONLY_SECONDS or runs < 5:
+        _, elapsed = _timed(device, lambda: colorizer.backend.infer(lightness))
+        runs, seconds = runs + 1, seconds + elapsed
+    return runs * batch / seconds
+
+
+def machine() -> dict[str, str]:
+    info = {
+        "cpu": _cpu_name(), "cores": str(os.cpu_count()), "python": platform.python_version(),
+        "torch": torch.__version__, "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
+    }  # fmt: skip
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+        info["cuda"] = str(torch.version.cuda)
+    return info
+
+
+def default_report_stem(model_only: bool) -> str:
+    """``bench-<machine>``: the GPU's name where there is one, else ``cpu``."""
+    where = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    slug = "".join(c if c.isalnum() else "-" for c in where.lower()).strip("-")
+    return f"bench-{slug}" + ("-model-only" if model_only else "")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_bench(
+    colorizers: dict[str, Colorizer], clip: Path, *, resolutions: Sequence[str], batches: Sequence[int],
+    frames: int, crf: int, preset: str, progress: Callable[[str], None] = lambda _: None,
+) -> list[BenchRow]:  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="vidcolor-bench-") as scratch:
+        work = Path(scratch)
+        for resolution in resolutions:
+            scaled = scaled_clip(clip, RESOLUTIONS[resolution], work, frames, crf, preset)
+            for backend, colorizer in colorizers.items():
+                for batch in batches:
+                    progress(f"{backend} {resolution} batch {batch}")
+                    rows.append(measure(colorizer, scaled, resolution, batch, crf=crf, preset=preset, work=work))
+    return rows
+
+
+def markdown_table(rows: Sequence[BenchRow]) -> str:
+    head = ["backend", "size", "batch", *STAGES, "pipeline", "ceiling", "ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        stages = [f"{row.stage_fps[s]:.1f}" if row.stage_fps[s] is not None else "—" for s in STAGES]
+        cells = [row.backend, row.resolution, str(row.batch), *stages,
+                 f"**{row.pipeline_fps:.1f}**", f"{row.ceiling_fps:.1f}", f"{row.ratio:.2f}"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bar_chart(rows: Sequence[BenchRow], path: Path) -> None:
+    """Pipeline fps (filled) against the ceiling (outline), one bar pair per case, drawn with OpenCV."""
+    bar, gap, label_width, width = 18, 10, 230, 900
+    height = 40 + len(rows) * (bar + gap)
+    image = np.full((height, width, 3), 255, np.uint8)
+    scale = (width - label_width - 90) / max(max(r.ceiling_fps, r.pipeline_fps) for r in rows)
+    cv2.putText(image, "fps: pipeline (filled) vs ceiling (outline)", (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+    for i, row in enumerate(rows):
+        top = 40 + i * (bar + gap)
+        label = f"{row.backend} {row.resolution} b{row.batch}"
+        cv2.putText(image, label, (10, top + bar - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        left = label_width
+        cv2.rectangle(image, (left, top), (left + int(row.pipeline_fps * scale), top + bar), (180, 110, 40), -1)
+        cv2.rectangle(image, (left, top), (left + int(row.ceiling_fps * scale), top + bar), (60, 60, 60), 1)
+        cv2.putText(image, f"{row.pipeline_fps:.0f} / {row.ceiling_fps:.0f}", (left + int(max(row.pipeline_fps,
+                    row.ceiling_fps) * scale) + 6, top + bar - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)  # fmt: skip
+    cv2.imwrite(str(path), image)
+
+
+def write_report(rows: Sequence[BenchRow], model_only: dict[str, float], folder: Path, stem: str) -> list[Path]:
+    """JSON, a markdown table and a PNG chart under ``folder``; returns the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    facts = machine()
+    payload = {"machine": facts, "rows": [asdict(r) | {"ratio": r.ratio} for r in rows], "model_only_fps": model_only}
+    paths = [folder / f"{stem}.json", folder / f"{stem}.md"]
+    paths[0].write_text(json.dumps(payload, indent=2) + "\n")
+    text = [f"# vidcolor bench — {stem}", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), ""]
+    if rows:
+        text += ["Frames per second; stages timed alone, pipeline = `colorize_file`, ceiling = decode → encode.",
+                 "", markdown_table(rows), ""]  # fmt: skip
+        bar_chart(rows, folder / f"{stem}.png")
+        paths.append(folder / f"{stem}.png")
+    if model_only:
+        text += ["Model alone (working size, frames/s):", "", "| case | fps |", "|---|---|"]
+        text += [f"| {case} | {value:.1f} |" for case, value in model_only.items()] + [""]
+    paths[1].write_text("\n".join(text))
+    return paths
