@@ -4,10 +4,9 @@ Two runs on the same clip, each timed as wall-clock seconds around one call:
 
 * ``pipeline``: ``vidcolor.colorize_file`` with ``Colorizer(backend="cpu")`` (decode thread, model on the
   calling thread, encode thread), written to a temporary file.
-* ``ceiling``: "vidcolor minus the model", a plain single-threaded PyAV loop that decodes the same clip
-  (``thread_type = "AUTO"``), re-encodes every frame as yuv420p H.264 with libx264 at the same crf and
-  preset, keeping each frame's pts, and copies the audio packets the way vidcolor's sink does
-  (``add_stream_from_template`` + ``mux``), into a temporary file.
+* ``ceiling``: "vidcolor minus the model" (``vidcolor.bench.ceiling_transcode``): the same clip decoded by
+  vidcolor's own source and re-encoded by its own sink, decoded chroma kept, same crf and preset, pts and audio
+  carried the same way, on one thread.
 
 fps = frames written / wall seconds. The best and the median of ``--repeats`` runs are reported; the two
 runs alternate so that drift in machine speed hits both alike, and before each pair a short probe measures how
@@ -38,6 +37,7 @@ import torch
 
 import vidcolor
 from vidcolor import Colorizer, colorize_file
+from vidcolor.bench import ceiling_transcode
 from vidcolor.checkpoint import SHIPPED_WEIGHTS, save_checkpoint
 from vidcolor.colorizer import working_size
 from vidcolor.model import ColorizerNet
@@ -46,63 +46,6 @@ from vidcolor.sources import FileSource
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO_ROOT / ".." / "shared" / "data" / "clips" / "traffic_overhead.mp4"
 RANDOM_SEED = 0
-
-
-# --------------------------------------------------------------------------- the ceiling
-
-
-def _color_tags(codec: av.codec.context.CodecContext, height: int) -> tuple[int, int]:
-    """The colour range and matrix tags vidcolor writes (metadata only; no effect on speed)."""
-    full = codec.color_range == 2 or (codec.pix_fmt or "").startswith("yuvj")
-    if codec.colorspace == 1:
-        spc = 1  # BT709
-    elif codec.colorspace in (5, 6):
-        spc = 6  # SMPTE170M
-    else:
-        spc = 1 if height >= 720 else 6
-    return (2 if full else 1), spc
-
-
-def ceiling_transcode(clip: Path, out_path: Path, *, crf: int, preset: str) -> int:
-    """Decode -> re-encode as yuv420p H.264 (pts kept), audio copied; returns frames written."""
-    frames = 0
-    with av.open(str(clip), mode="r") as src, av.open(str(out_path), mode="w") as dst:
-        v_in = src.streams.video[0]
-        v_in.thread_type = "AUTO"  # as vidcolor's FileSource
-        a_in = src.streams.audio[0] if src.streams.audio else None
-        cc = v_in.codec_context
-
-        # Same stream set-up as vidcolor's VideoFileSink.
-        v_out = dst.add_stream("libx264", rate=v_in.average_rate or v_in.guessed_rate or 25)
-        v_out.width, v_out.height = cc.width - cc.width % 2, cc.height - cc.height % 2
-        v_out.pix_fmt = "yuv420p"
-        v_out.time_base = v_in.time_base
-        v_out.codec_context.time_base = v_in.time_base
-        v_out.codec_context.color_range, v_out.codec_context.colorspace = _color_tags(cc, cc.height)
-        v_out.options = {"crf": str(crf), "preset": preset}
-        a_out = dst.add_stream_from_template(a_in) if a_in is not None else None
-
-        streams = [v_in] + ([a_in] if a_in is not None else [])
-        for packet in src.demux(streams):
-            if packet.stream is v_in:
-                for frame in v_in.decode(packet):
-                    if frame.format.name != "yuv420p" or (frame.width, frame.height) != (v_out.width, v_out.height):
-                        frame = frame.reformat(width=v_out.width, height=v_out.height, format="yuv420p")
-                    # vidcolor hands libx264 fresh frames with no picture type; a decoded frame keeps the
-                    # source's I/P/B type, which libx264 would obey. Clear it so x264 decides, as for vidcolor.
-                    frame.pict_type = av.video.frame.PictureType.NONE
-                    frame.time_base = v_in.time_base  # pts and duration kept as decoded
-                    packets = v_out.encode(frame)
-                    if packets:
-                        dst.mux(packets)
-                    frames += 1
-            elif packet.size and a_out is not None:  # demux ends each stream with an empty packet
-                packet.stream = a_out
-                dst.mux(packet)
-        packets = v_out.encode(None)
-        if packets:
-            dst.mux(packets)
-    return frames
 
 
 # --------------------------------------------------------------------------- helpers
