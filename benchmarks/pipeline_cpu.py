@@ -37,7 +37,7 @@ import torch
 
 import vidcolor
 from vidcolor import Colorizer, colorize_file
-from vidcolor.bench import ceiling_transcode
+from vidcolor.bench import ceiling_transcode, cpu_name
 from vidcolor.checkpoint import SHIPPED_WEIGHTS, save_checkpoint
 from vidcolor.colorizer import working_size
 from vidcolor.model import ColorizerNet
@@ -66,23 +66,13 @@ def resolve_weights(arg: str | None, tmp: Path) -> tuple[Path, str]:
     )
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_info() -> dict[str, object]:
     ffmpeg = getattr(av, "ffmpeg_version_info", None)
     libs = {k: ".".join(map(str, v)) for k, v in getattr(av, "library_versions", {}).items()}
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or None,
-        "cpu_model": cpu_model(),
+        "cpu_model": cpu_name(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,

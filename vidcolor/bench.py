@@ -177,7 +177,7 @@ def model_only_fps(colorizer: Colorizer, batch: int, size: tuple[int, int]) -> f
 
 def machine() -> dict[str, str]:
     info = {
-        "cpu": _cpu_name(), "cores": str(os.cpu_count()), "python": platform.python_version(),
+        "cpu": cpu_name(), "cores": str(os.cpu_count()), "python": platform.python_version(),
         "torch": torch.__version__, "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
     }  # fmt: skip
     if torch.cuda.is_available():
@@ -193,7 +193,7 @@ def default_report_stem(model_only: bool) -> str:
     return f"bench-{slug}" + ("-model-only" if model_only else "")
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
