@@ -87,7 +87,3 @@ def luma_planes(path: Path) -> list[np.ndarray]:
 
     return [luma_plane(f) for f in decode_frames(path)]
 
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

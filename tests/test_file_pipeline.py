@@ -13,10 +13,11 @@ import av
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import CLIPS_DIR, decode_frames, frame_times, luma_planes, psnr, write_video
+from media import CLIPS_DIR, decode_frames, frame_times, luma_planes, write_video
 
 from vidcolor import colorize_file
 from vidcolor.sources import luma_plane
+from vidcolor.train.evaluate import psnr
 
 
 def _stream_seconds(path: Path, kind: str) -> float:

@@ -6,6 +6,7 @@ Video matrices (BT.601 / BT.709) only decide how R'G'B' is split into Y' and Cb/
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,16 +56,31 @@ def _lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
     return torch.where(f > 6 / 29, f**3, (f - 4 / 29) / _LAB_SLOPE)
 
 
+@functools.lru_cache(maxsize=32)
+def _constant(values: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A small constant tensor, made once per dtype and device (not once per frame)."""
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
 def _matrix(rows: tuple[tuple[float, ...], ...], like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(rows, dtype=like.dtype, device=like.device)
+    return _constant(rows, like.dtype, like.device)
+
+
+def _white(like: torch.Tensor) -> torch.Tensor:
+    return _constant(_D65_WHITE, like.dtype, like.device).view(3, 1, 1)
+
+
+@functools.cache
+def _xyz_to_rgb() -> tuple[tuple[float, ...], ...]:
+    inverse = torch.linalg.inv(torch.tensor(_RGB_TO_XYZ, dtype=torch.float64))
+    return tuple(tuple(row) for row in inverse.tolist())
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB in [0, 1], channels at dim -3 (…, 3, H, W) -> L*a*b* (…, 3, H, W)."""
     linear = srgb_to_linear(rgb)
     xyz = torch.einsum("ij,...jhw->...ihw", _matrix(_RGB_TO_XYZ, rgb), linear)
-    white = torch.tensor(_D65_WHITE, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
-    fx, fy, fz = _lab_f(xyz / white).unbind(dim=-3)
+    fx, fy, fz = _lab_f(xyz / _white(rgb)).unbind(dim=-3)
     return torch.stack((116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)), dim=-3)
 
 
@@ -73,10 +89,8 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     lightness, a, b = lab.unbind(dim=-3)
     fy = (lightness + 16) / 116
     f = torch.stack((fy + a / 500, fy, fy - b / 200), dim=-3)
-    white = torch.tensor(_D65_WHITE, dtype=lab.dtype, device=lab.device).view(3, 1, 1)
-    xyz = _lab_f_inverse(f) * white
-    xyz_to_rgb = torch.linalg.inv(_matrix(_RGB_TO_XYZ, torch.empty(0, dtype=torch.float64)))
-    linear = torch.einsum("ij,...jhw->...ihw", xyz_to_rgb.to(lab), xyz)
+    xyz = _lab_f_inverse(f) * _white(lab)
+    linear = torch.einsum("ij,...jhw->...ihw", _matrix(_xyz_to_rgb(), lab), xyz)
     return linear_to_srgb(linear)
 
 

@@ -9,8 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import InputError
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+from ..images import IMAGE_SUFFIXES
 
 
 def list_images(folder: str | Path) -> list[Path]:
