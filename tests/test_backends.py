@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from media import frame_times, write_video
 
 from vidcolor import BackendUnavailable, Colorizer
@@ -15,6 +17,7 @@ from vidcolor.backends.onnx_export import INPUT_NAME, export_onnx
 from vidcolor.bench import ceiling_transcode, run_bench, write_report
 from vidcolor.checkpoint import load_model
 
+TENSORRT_PRESENT = importlib.util.find_spec("tensorrt") is not None
 cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 # Largest |a*b*| difference allowed between PyTorch float32 and each export, in CIELAB units.
@@ -46,10 +49,18 @@ def test_this_machine_offers_what_it_has():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
-@pytest.mark.parametrize("name", ["cuda", "tensorrt"])
-def test_gpu_backends_refused_without_gpu(model, name):
+def test_cuda_backend_refused_without_gpu(model):
     with pytest.raises(BackendUnavailable, match="no CUDA GPU"):
-        create_backend(name, model)
+        create_backend("cuda", model)
+
+
+@pytest.mark.skipif(TENSORRT_PRESENT, reason="tensorrt is installed")
+def test_tensorrt_backend_says_it_is_not_installed(model, tmp_path):
+    with pytest.raises(BackendUnavailable, match="tensorrt package is not installed"):
+        create_backend("tensorrt", model)
+    clip = write_video(tmp_path / "in.mp4", frames=2)
+    result = run_cli("--backend", "tensorrt", "-q", clip, "-o", tmp_path / "out.mp4")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "not installed" in result.stderr
 
 
 @cuda_only

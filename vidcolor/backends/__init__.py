@@ -39,13 +39,13 @@ def create_backend(name: BackendName, model: ColorizerNet) -> Backend:
         raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
     if name == "cpu":
         return TorchCPUBackend(model)
-    cuda_ok = torch.cuda.is_available()
-    if name in ("cuda", "tensorrt") and not cuda_ok:
-        raise BackendUnavailable(f"backend {name}: no CUDA GPU is visible to PyTorch")
     if name == "tensorrt" and TensorRTBackend is None:
         raise BackendUnavailable(
             "backend tensorrt: the tensorrt package is not installed (pip install 'vidcolor[tensorrt]')"
         )
+    cuda_ok = torch.cuda.is_available()
+    if name in ("cuda", "tensorrt") and not cuda_ok:
+        raise BackendUnavailable(f"backend {name}: no CUDA GPU is visible to PyTorch")
     if name == "tensorrt":
         return TensorRTBackend(model)
     if name == "auto" and not cuda_ok:
