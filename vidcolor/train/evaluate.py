@@ -30,9 +30,11 @@ def ssim(prediction: np.ndarray, truth: np.ndarray) -> float:
     x = torch.from_numpy(prediction).permute(2, 0, 1).double()[:, None]  # (3, 1, H, W)
     y = torch.from_numpy(truth).permute(2, 0, 1).double()[:, None]
     taps = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5**2))
-    window = (taps[:, None] * taps[None, :] / taps.sum() ** 2)[None, None]
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window)
+    taps = taps / taps.sum()
+
+    def blur(t: torch.Tensor) -> torch.Tensor:  # the 11x11 Gaussian as two 1-D passes ('valid', as Wang et al.)
+        return F.conv2d(F.conv2d(t, taps.view(1, 1, 11, 1)), taps.view(1, 1, 1, 11))
+
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mx, my = blur(x), blur(y)
     vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
