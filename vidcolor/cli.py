@@ -17,7 +17,7 @@ from .colorizer import Colorizer
 from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .model import SIZE_MULTIPLE
-from .pipeline import colorize_file
+from .pipeline import DEFAULT_SMOOTH, colorize_file
 
 log = logging.getLogger("vidcolor")
 
@@ -36,6 +36,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _strength(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
 
 
@@ -59,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend (default: auto)")
     parser.add_argument("--size", type=_model_size, default=256, help="model working size, short side (default: 256)")
     parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
+    parser.add_argument("--smooth", type=_strength, default=DEFAULT_SMOOTH,
+                        help=f"temporal smoothing 0..1, 0 = per frame (default: {DEFAULT_SMOOTH})")  # fmt: skip
     parser.add_argument("--weights", type=Path, help="colorizer checkpoint (default: the shipped weights)")
     parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
     parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
@@ -82,7 +91,7 @@ def _colorize(args: argparse.Namespace) -> int:
         return 0
     result = colorize_file(
         source, args.output, colorizer=colorizer, overwrite=args.overwrite,
-        crf=args.crf, preset=args.preset, batch=args.batch, progress=not args.quiet,
+        crf=args.crf, preset=args.preset, batch=args.batch, smooth=args.smooth, progress=not args.quiet,
     )  # fmt: skip
     if result.interrupted:
         log.warning("interrupted: %s holds the first %d frames and plays", result.output, result.frames)
@@ -238,9 +247,54 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _float_list(text: str) -> list[float]:
+    return [_strength(n) for n in text.split(",")]
+
+
+def build_eval_video_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vidcolor eval-video", description="Flicker (CDC, warping error) and PSNR, per-frame vs smoothed."
+    )
+    parser.add_argument("clips", type=Path, help="folder of colour clips (*.mp4, not searched recursively)")
+    parser.add_argument("--smooth", type=_float_list, default=[0.5, 0.7, 0.9], help="strengths to try")
+    parser.add_argument("--frames", type=_positive_int, default=90, help="frames per clip (default: 90)")
+    parser.add_argument("--weights", type=Path)
+    parser.add_argument("--size", type=_model_size, default=256)
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto")
+    parser.add_argument("--strips", type=Path, help="folder for per-frame | smoothed | truth strips (JPEG)")
+    parser.add_argument("--json", type=Path, help="write per-clip and mean scores here")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _eval_video(args: argparse.Namespace) -> int:
+    from .temporal_eval import evaluate_clip, format_summary, strip, summarise
+
+    clips = sorted(args.clips.glob("*.mp4"))
+    if not clips:
+        raise InputError(f"no .mp4 clips in {args.clips}")
+    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    results = []
+    for clip in clips:
+        log.info("evaluating %s", clip.name)
+        result = evaluate_clip(colorizer, clip, args.smooth, args.frames)
+        if args.strips:
+            args.strips.mkdir(parents=True, exist_ok=True)
+            strip(result, ["per-frame", f"smooth {max(args.smooth):g}", "truth"], args.strips / f"{clip.stem}.jpg")
+        results.append(result)
+    summary = summarise(results)
+    print(format_summary(summary, len(results)))
+    if args.json:
+        public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]
+        args.json.write_text(json.dumps({"mean": summary, "clips": public}, indent=2) + "\n")
+    return 0
+
+
 COMMANDS = {
     "train": (build_train_parser, _train),
     "eval": (build_eval_parser, _eval),
+    "eval-video": (build_eval_video_parser, _eval_video),
     "bench": (build_bench_parser, _bench),
 }
 

@@ -13,6 +13,7 @@ from .backends import BackendName, create_backend
 from .checkpoint import load_model
 from .color import YuvFormat, lab_to_chroma, lab_to_rgb, luma_to_lightness_table, rgb_to_lab
 from .model import SIZE_MULTIPLE
+from .temporal import TemporalSmoother
 
 log = logging.getLogger("vidcolor")
 
@@ -70,13 +71,20 @@ class Colorizer:
         ab = F.interpolate(ab, size=chroma_size, mode="bilinear", align_corners=False)
         return lab_to_chroma(lightness, ab, fmt)
 
-    def chroma_planes(self, luma: np.ndarray, fmt: YuvFormat) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 Y' planes (B, H, W) -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0 output.
+    def chroma_planes(
+        self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 Y' planes (B, H, W), in stream order -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0.
 
-        Only uint8 planes cross between host and device: Y' up, Cb and Cr down.
+        Only uint8 planes cross between host and device: Y' up, Cb and Cr down. ``smoother`` carries one
+        stream's colour history from call to call.
         """
         lightness = self.lightness_from_luma(self.upload(luma), fmt.full_range)
-        cb, cr = self.chroma_from(lightness, self.predict_ab(lightness), fmt)
+        model_input = self.model_input(lightness)
+        ab = self.backend.infer(model_input)
+        if smoother is not None:
+            ab = smoother(model_input, ab)
+        cb, cr = self.chroma_from(lightness, ab, fmt)
         return cb.cpu().numpy(), cr.cpu().numpy()
 
     def colorize_image(self, image: np.ndarray) -> np.ndarray:

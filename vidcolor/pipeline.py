@@ -22,10 +22,12 @@ from . import safe_output
 from .colorizer import Colorizer
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, LumaFrame
+from .temporal import TemporalSmoother
 
 log = logging.getLogger("vidcolor")
 
 QUEUE_DEPTH = 8
+DEFAULT_SMOOTH = 0.9  # best CDC, warping error and PSNR of 0.5/0.7/0.9 on the shared clips (benchmarks/README.md)
 _POLL_SECONDS = 0.1
 _END = object()  # end-of-stream marker passed down the queues
 
@@ -104,9 +106,13 @@ def colorize_file(
     crf: int = 18,
     preset: str = "fast",
     batch: int = 1,
+    smooth: float = DEFAULT_SMOOTH,
     progress: bool = False,
 ) -> FileResult:
-    """Colorize a video file into ``output_path`` (H.264 4:2:0, the input's timestamps and audio)."""
+    """Colorize a video file into ``output_path`` (H.264 4:2:0, the input's timestamps and audio).
+
+    ``smooth`` (0..1) is the temporal smoother's strength; 0 colours every frame on its own.
+    """
     input_path, output_path = Path(input_path), Path(output_path)
     safe_output.check_output(input_path, output_path, overwrite=overwrite)
     source = FileSource(input_path)
@@ -124,7 +130,8 @@ def colorize_file(
             container_format=None,
         )  # fmt: skip
         try:
-            result = _run_threads(source, sink, colorizer, batch, progress)
+            smoother = TemporalSmoother(smooth) if smooth > 0 else None
+            result = _run_threads(source, sink, colorizer, smoother, batch, progress)
         except BaseException:
             safe_output.discard(partial)
             raise
@@ -135,7 +142,8 @@ def colorize_file(
 
 
 def _run_threads(
-    source: FileSource, sink: VideoFileSink, colorizer: Colorizer, batch: int, progress: bool
+    source: FileSource, sink: VideoFileSink, colorizer: Colorizer, smoother: TemporalSmoother | None, batch: int,
+    progress: bool,
 ) -> tuple[int, float, bool]:
     """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted)."""
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
@@ -171,7 +179,7 @@ def _run_threads(
     interrupted = False
     error: BaseException | None = None
     try:
-        _colorize_items(_drain(decoded, abort), colorizer, source, batch, lambda x: _put(finished, x, abort))
+        _colorize_items(_drain(decoded, abort), colorizer, smoother, source, batch, lambda x: _put(finished, x, abort))
         _put(finished, _END, abort)
     except KeyboardInterrupt:
         interrupted = True
@@ -203,6 +211,7 @@ def _drain(q: queue.Queue, abort: threading.Event) -> Iterable[LumaFrame | av.Pa
 def _colorize_items(
     items: Iterable[LumaFrame | av.Packet],
     colorizer: Colorizer,
+    smoother: TemporalSmoother | None,
     source: FileSource,
     batch: int,
     emit: Callable[[object], None],
@@ -217,7 +226,7 @@ def _colorize_items(
         if not frames:
             return []
         luma = np.stack([f.luma[:height, :width] for f in frames])  # (B, H, W)
-        cb, cr = colorizer.chroma_planes(luma, source.info.yuv)
+        cb, cr = colorizer.chroma_planes(luma, source.info.yuv, smoother)
         return [
             ColorFrame(y, u, v, f.pts, f.duration or default_duration)
             for f, y, u, v in zip(frames, luma, cb, cr, strict=True)

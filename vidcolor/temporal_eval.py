@@ -1,0 +1,165 @@
+"""`vidcolor eval-video`: flicker and accuracy of per-frame vs smoothed colour on real colour clips.
+
+Each clip is colorized from its luma alone at the model's working size. Reported per clip and averaged:
+CDC (colour distribution consistency: Jensen-Shannon divergence of a*, b* histograms between frames 1, 2 and 4
+apart), warping error (a*b* of frame t against frame t-1 warped by flow computed on the TRUE colour frames,
+occluded pixels masked by a forward-backward check), PSNR of the RGB against the truth, and the smoother's cost.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from .color import lab_to_rgb, rgb_to_lab
+from .colorizer import Colorizer
+from .sources import FileSource, luma_plane
+from .temporal import TemporalSmoother
+
+CDC_GAPS = (1, 2, 4)
+HISTOGRAM_BINS = 64
+AB_RANGE = (-110.0, 110.0)
+
+
+@dataclass(frozen=True)
+class ClipFrames:
+    lightness: torch.Tensor  # (T, 1, h, w) model input L* from the luma
+    truth_lab: np.ndarray  # (T, 3, h, w) true colours at the working size
+
+
+def load_clip(colorizer: Colorizer, path: Path, frames: int) -> ClipFrames:
+    """Luma -> model-input L*, and the true colours resized to the same grid, for the first ``frames``."""
+    source = FileSource(path)
+    lightness, truth = [], []
+    try:
+        for item in source.decoded():
+            if not isinstance(item, av.VideoFrame):
+                continue
+            luma = torch.from_numpy(luma_plane(item))[None].to(colorizer.device)
+            x = colorizer.model_input(colorizer.lightness_from_luma(luma, source.info.yuv.full_range))
+            rgb = cv2.resize(item.to_ndarray(format="rgb24"), x.shape[:-3:-1], interpolation=cv2.INTER_AREA)
+            lightness.append(x.cpu())
+            truth.append(rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double() / 255).float().numpy())
+            if len(lightness) == frames:
+                break
+    finally:
+        source.close()
+    return ClipFrames(torch.cat(lightness), np.stack(truth))
+
+
+def _histograms(ab: np.ndarray) -> np.ndarray:
+    """(T, 2, h, w) -> (T, 2, bins) normalised histograms of a* and b*."""
+    edges = np.linspace(*AB_RANGE, HISTOGRAM_BINS + 1)
+    counts = np.stack([[np.histogram(frame[c], edges)[0] for c in range(2)] for frame in ab]).astype(np.float64)
+    return (counts + 1e-9) / (counts + 1e-9).sum(axis=-1, keepdims=True)
+
+
+def cdc(ab: np.ndarray) -> float:
+    """Mean Jensen-Shannon divergence (bits) of a*, b* histograms between frames CDC_GAPS apart."""
+    hist = _histograms(ab)
+    scores = []
+    for gap in CDC_GAPS:
+        p, q = hist[:-gap], hist[gap:]
+        mid = 0.5 * (p + q)
+        scores.append(0.5 * ((p * np.log2(p / mid)).sum(-1) + (q * np.log2(q / mid)).sum(-1)).mean())
+    return float(np.mean(scores))
+
+
+def _true_flows(truth_lab: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For t >= 1: where each pixel of frame t was in frame t-1 (map_x, map_y), and a mask of trusted pixels."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    grey = [np.clip(lab[0] * 2.55, 0, 255).astype(np.uint8) for lab in truth_lab]
+    height, width = grey[0].shape
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    flows = []
+    for t in range(1, len(grey)):
+        back = dis.calc(grey[t], grey[t - 1], None)
+        forth = dis.calc(grey[t - 1], grey[t], None)
+        map_x, map_y = grid_x + back[..., 0], grid_y + back[..., 1]
+        round_trip = back + cv2.remap(forth, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+        flows.append(((map_x, map_y), inside & (np.linalg.norm(round_trip, axis=-1) < 1.0)))
+    return flows
+
+
+def warping_error(ab: np.ndarray, flows: list) -> float:
+    """Mean |a*b*(t) - warped a*b*(t-1)| over unoccluded pixels, in CIELAB units."""
+    errors = []
+    for t, ((map_x, map_y), mask) in enumerate(flows, start=1):
+        previous = cv2.remap(ab[t - 1].transpose(1, 2, 0), map_x, map_y, cv2.INTER_LINEAR)
+        errors.append(np.abs(ab[t].transpose(1, 2, 0) - previous).sum(-1)[mask].mean())
+    return float(np.mean(errors))
+
+
+def _rgb(lab: np.ndarray) -> np.ndarray:
+    return (lab_to_rgb(torch.from_numpy(lab).double()).numpy() * 255).round()
+
+
+def psnr_to_truth(ab: np.ndarray, truth_lab: np.ndarray) -> float:
+    predicted = np.concatenate((truth_lab[:, :1], ab), axis=1)
+    mse = np.mean((_rgb(predicted) - _rgb(truth_lab)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], frames: int) -> dict:
+    clip = load_clip(colorizer, path, frames)
+    predicted = [colorizer.backend.infer(x[None].to(colorizer.device)).cpu() for x in clip.lightness]
+    flows = _true_flows(clip.truth_lab)
+    runs = {"truth": clip.truth_lab[:, 1:]}
+    cost_ms: dict[str, float] = {}
+    for strength in [0.0, *strengths]:
+        smoother = TemporalSmoother(strength)
+        started = time.perf_counter()
+        outputs = [smoother(x[None], ab)[0].numpy() for x, ab in zip(clip.lightness, predicted, strict=True)]
+        name = "per-frame" if strength == 0 else f"smooth {strength:g}"
+        cost_ms[name] = (time.perf_counter() - started) / len(outputs) * 1e3
+        runs[name] = np.stack(outputs)
+    scores = {name: {"cdc": cdc(ab), "warping_error": warping_error(ab, flows)} for name, ab in runs.items()}
+    for name, ab in runs.items():
+        if name != "truth":
+            scores[name]["psnr"] = psnr_to_truth(ab, clip.truth_lab)
+            scores[name]["smoother_ms"] = cost_ms[name]
+    return {"clip": path.name, "frames": len(clip.lightness), "size": list(clip.lightness.shape[-2:]),
+            "scores": scores, "_runs": runs, "_truth_l": clip.truth_lab[:, 0]}  # fmt: skip
+
+
+def strip(result: dict, names: list[str], path: Path, rows: int = 4) -> None:
+    """Frames side by side, one column per run (per-frame | smoothed | truth), ``rows`` times through the clip."""
+    runs, lightness = result["_runs"], result["_truth_l"]
+    picks = np.linspace(0, len(lightness) - 1, rows).round().astype(int)
+    grid = [np.concatenate([_tile(runs[name][t], lightness[t]) for name in names], axis=1) for t in picks]
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(grid, axis=0).astype(np.uint8), cv2.COLOR_RGB2BGR))
+
+
+def _tile(ab: np.ndarray, lightness: np.ndarray) -> np.ndarray:
+    return _rgb(np.concatenate((lightness[None], ab), axis=0)).transpose(1, 2, 0)
+
+
+def summarise(results: list[dict]) -> dict[str, dict[str, float]]:
+    """Each run's scores averaged over the clips."""
+    names = results[0]["scores"].keys()
+    return {name: {metric: float(np.mean([r["scores"][name][metric] for r in results]))
+                   for metric in results[0]["scores"][name]} for name in names}  # fmt: skip
+
+
+def format_summary(summary: dict[str, dict[str, float]], clips: int) -> str:
+    base = summary["per-frame"]
+    lines = [f"{clips} clips; CDC and warping error lower is steadier; change vs per-frame in brackets",
+             f"{'run':12} {'CDC':>16} {'warp err':>16} {'PSNR dB':>14} {'ms/frame':>9}"]  # fmt: skip
+    for name, s in summary.items():
+        if name == "truth":
+            lines.append(f"{name:12} {s['cdc']:8.4f} {'':7} {s['warping_error']:8.2f}")
+            continue
+        cdc_change = 100 * (s["cdc"] / base["cdc"] - 1)
+        warp_change = 100 * (s["warping_error"] / base["warping_error"] - 1)
+        lines.append(
+            f"{name:12} {s['cdc']:8.4f} ({cdc_change:+4.0f}%) {s['warping_error']:8.2f} ({warp_change:+4.0f}%) "
+            f"{s['psnr']:7.2f} ({s['psnr'] - base['psnr']:+.2f}) {s['smoother_ms']:9.2f}"
+        )
+    return "\n".join(lines)
