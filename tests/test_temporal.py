@@ -6,11 +6,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from vidcolor.temporal import TemporalSmoother
-
 from conftest import TEST_SIZE, run_cli
 from media import write_video
+
+from vidcolor.temporal import TemporalSmoother
 
 H, W, SIDE = 96, 128, 32
 
