@@ -100,8 +100,8 @@ def test_bench_reports_every_stage(tmp_path, colorizer: Colorizer):
                      preset="ultrafast")  # fmt: skip
     assert [(r.backend, r.resolution, r.batch) for r in rows] == [("cpu", "480p", 1), ("cpu", "480p", 4)]
     for row in rows:
-        assert row.stage_fps["smooth"] is None  # no temporal smoother yet: said, not invented
-        assert all(v > 0 for k, v in row.stage_fps.items() if k != "smooth")
+        assert set(row.stage_fps) == {"decode", "upload", "prepare", "infer", "smooth", "chroma", "download", "encode"}
+        assert all(v > 0 for v in row.stage_fps.values())
         assert row.pipeline_fps > 0 and row.ceiling_fps > 0
     paths = write_report(rows, {"cpu batch 1": 12.5}, tmp_path / "report", "bench-test")
     assert sorted(p.suffix for p in paths) == [".json", ".md", ".png"]

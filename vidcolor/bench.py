@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from .colorizer import Colorizer
-from .pipeline import colorize_file
+from .pipeline import DEFAULT_SMOOTH, colorize_file
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, VideoInfo, luma_plane
+from .temporal import TemporalSmoother
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ class BenchRow:
     backend: str
     resolution: str
     batch: int
-    stage_fps: dict[str, float | None]  # None: the stage does not exist yet (smooth)
+    stage_fps: dict[str, float]
     pipeline_fps: float
     ceiling_fps: float
 
@@ -136,7 +137,7 @@ def measure(
     batches = [np.stack(lumas[i : i + batch]) for i in range(0, frames, batch)]
     colorizer.chroma_planes(batches[0], info.yuv)  # warm-up: kernel choice, CUDA graph capture
 
-    fps: dict[str, float | None] = {"decode": decode_fps, "smooth": None}  # no temporal smoother yet
+    fps: dict[str, float] = {"decode": decode_fps}
     uploaded, seconds = _timed(device, lambda: [colorizer.upload(b) for b in batches])
     fps["upload"] = frames / seconds
     lightness = [colorizer.lightness_from_luma(u, full_range) for u in uploaded]
@@ -145,6 +146,9 @@ def measure(
     fps["prepare"] = frames / seconds
     ab, seconds = _timed(device, lambda: [colorizer.backend.infer(x) for x in inputs])
     fps["infer"] = frames / seconds
+    smoother = TemporalSmoother(DEFAULT_SMOOTH)
+    ab, seconds = _timed(device, lambda: [smoother(x, a) for x, a in zip(inputs, ab, strict=True)])
+    fps["smooth"] = frames / seconds
     chroma, seconds = _timed(device, lambda: [
         colorizer.chroma_from(light, a, info.yuv) for light, a in zip(lightness, ab, strict=True)])  # fmt: skip
     fps["chroma"] = frames / seconds
@@ -155,7 +159,7 @@ def measure(
 
     started = time.perf_counter()
     result = colorize_file(clip, work / "pipeline.mp4", colorizer=colorizer, overwrite=True, crf=crf,
-                           preset=preset, batch=batch)  # fmt: skip
+                           preset=preset, batch=batch, smooth=DEFAULT_SMOOTH)  # fmt: skip
     pipeline_fps = result.frames / (time.perf_counter() - started)
     started = time.perf_counter()
     ceiling_frames = ceiling_transcode(clip, work / "ceiling.mp4", crf=crf, preset=preset)
@@ -223,7 +227,7 @@ def markdown_table(rows: Sequence[BenchRow]) -> str:
     head = ["backend", "size", "batch", *STAGES, "pipeline", "ceiling", "ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        stages = [f"{row.stage_fps[s]:.1f}" if row.stage_fps[s] is not None else "—" for s in STAGES]
+        stages = [f"{row.stage_fps[s]:.1f}" for s in STAGES]
         cells = [row.backend, row.resolution, str(row.batch), *stages,
                  f"**{row.pipeline_fps:.1f}**", f"{row.ceiling_fps:.1f}", f"{row.ratio:.2f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
