@@ -53,6 +53,18 @@ def _crf(text: str) -> int:
     return value
 
 
+def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
+    parser.add_argument("--weights", type=Path, help="colorizer checkpoint (default: the shipped weights)")
+    parser.add_argument("--size", type=_model_size, default=256, help="model working size, short side (default: 256)")
+    if backend:
+        parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend")
+
+
+def _add_message_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notices, errors only")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vidcolor",
@@ -62,16 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, help="video file, image file, or folder of images")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output video, image, or folder")
     parser.add_argument("-y", "--overwrite", action="store_true", help="overwrite an existing output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notices, errors only")
-    parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend (default: auto)")
-    parser.add_argument("--size", type=_model_size, default=256, help="model working size, short side (default: 256)")
+    _add_model_options(parser)
     parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
     parser.add_argument("--smooth", type=_strength, default=DEFAULT_SMOOTH,
                         help=f"temporal smoothing 0..1, 0 = per frame (default: {DEFAULT_SMOOTH})")  # fmt: skip
-    parser.add_argument("--weights", type=Path, help="colorizer checkpoint (default: the shipped weights)")
     parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
     parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    _add_message_flags(parser)
     parser.add_argument("--version", action="version", version=f"vidcolor {__version__}")
     return parser
 
@@ -118,8 +127,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="data loading processes (default: 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    parser.add_argument("--debug", action="store_true")
+    _add_message_flags(parser)
     return parser
 
 
@@ -139,15 +147,12 @@ def _train(args: argparse.Namespace) -> int:
 def build_eval_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vidcolor eval", description="Score the colorizer on held-out photos.")
     parser.add_argument("photos", type=Path, help="folder of colour photos")
-    parser.add_argument("--weights", type=Path, help="checkpoint to score (default: the shipped weights)")
-    parser.add_argument("--size", type=_model_size, default=256, help="model working size (default: 256)")
-    parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto")
+    _add_model_options(parser)
     parser.add_argument("--limit", type=_positive_int, help="score only the first N photos")
     parser.add_argument("--sheet", type=Path, help="write a contact sheet (grey | vidcolor | truth) PNG here")
     parser.add_argument("--json", type=Path, help="write the scores as JSON here")
     parser.add_argument("--card", type=Path, help="also record the scores under 'evaluation' in this weights card")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    parser.add_argument("--debug", action="store_true")
+    _add_message_flags(parser)
     return parser
 
 
@@ -206,15 +211,13 @@ def build_bench_parser() -> argparse.ArgumentParser:
                         help="default: 480p,720p,1080p")  # fmt: skip
     parser.add_argument("--batches", type=_int_list, default=[1, 4, 8], help="default: 1,4,8")
     parser.add_argument("--frames", type=_positive_int, default=120, help="frames of the clip to use (default: 120)")
-    parser.add_argument("--size", type=_model_size, default=256, help="model working size (default: 256)")
-    parser.add_argument("--weights", type=Path, help="checkpoint (default: the shipped weights)")
+    _add_model_options(parser, backend=False)
     parser.add_argument("--model-only", action="store_true", help="time inference alone at the working size")
     parser.add_argument("--crf", type=_crf, default=18)
     parser.add_argument("--preset", choices=X264_PRESETS, default="fast")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="report folder")
     parser.add_argument("--name", default=None, help="report file stem (default: bench-<machine>)")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    parser.add_argument("--debug", action="store_true")
+    _add_message_flags(parser)
     return parser
 
 
@@ -258,13 +261,10 @@ def build_eval_video_parser() -> argparse.ArgumentParser:
     parser.add_argument("clips", type=Path, help="folder of colour clips (*.mp4, not searched recursively)")
     parser.add_argument("--smooth", type=_float_list, default=[0.5, 0.7, 0.9], help="strengths to try")
     parser.add_argument("--frames", type=_positive_int, default=90, help="frames per clip (default: 90)")
-    parser.add_argument("--weights", type=Path)
-    parser.add_argument("--size", type=_model_size, default=256)
-    parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto")
+    _add_model_options(parser)
     parser.add_argument("--strips", type=Path, help="folder for per-frame | smoothed | truth strips (JPEG)")
     parser.add_argument("--json", type=Path, help="write per-clip and mean scores here")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    parser.add_argument("--debug", action="store_true")
+    _add_message_flags(parser)
     return parser
 
 
