@@ -121,14 +121,10 @@ def colorize_file(
         partial = safe_output.partial_path(output_path)
         for stream in source.dropped_streams:
             log.info("dropping stream %s (only video and one audio stream are kept)", stream)
-        if encoded_size(source.info.width, source.info.height) != (source.info.width, source.info.height):
-            w, h = encoded_size(source.info.width, source.info.height)
-            log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d",
-                     source.info.width, source.info.height, w, h)  # fmt: skip
-        sink = VideoFileSink(
-            partial, source.info, audio=source.audio, crf=crf, preset=preset,
-            container_format=None,
-        )  # fmt: skip
+        size = (source.info.width, source.info.height)
+        if encoded_size(*size) != size:
+            log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d", *size, *encoded_size(*size))
+        sink = VideoFileSink(partial, source.info, audio=source.audio, crf=crf, preset=preset)
         try:
             smoother = TemporalSmoother(smooth) if smooth > 0 else None
             result = _run_threads(source, sink, colorizer, smoother, batch, progress)

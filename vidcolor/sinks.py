@@ -35,10 +35,9 @@ class VideoFileSink:
         audio: av.audio.stream.AudioStream | None,
         crf: int,
         preset: str,
-        container_format: str | None = None,
     ) -> None:
         try:
-            self.container = av.open(str(path), mode="w", format=container_format)
+            self.container = av.open(str(path), mode="w")  # container from the suffix
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise OutputError(f"cannot write {path}: {exc}") from exc
         try:

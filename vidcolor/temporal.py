@@ -8,6 +8,7 @@ the lightness histogram, or a flow that explains almost nothing, is a scene cut:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -74,10 +75,16 @@ class TemporalSmoother:
         """Previous lightness and output moved onto the new frame's grid, and where that grid fell inside."""
         flow = self._flow.calc(levels, previous.lightness, None)  # new pixel -> where it was before
         height, width = levels.shape
-        grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        grid_x, grid_y = pixel_grid(height, width)
         map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
         inside = ((map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)).astype(np.float32)
         warped_levels = cv2.remap(previous.lightness.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         warped_ab = cv2.remap(previous.ab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return warped_levels, warped_ab, inside
+
+
+@functools.lru_cache(maxsize=4)
+def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y coordinates of every pixel, made once per size rather than once per frame."""
+    return np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))

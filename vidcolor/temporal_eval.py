@@ -20,7 +20,7 @@ import torch
 from .color import lab_to_rgb, rgb_to_lab
 from .colorizer import Colorizer
 from .sources import FileSource, luma_plane
-from .temporal import TemporalSmoother
+from .temporal import TemporalSmoother, pixel_grid
 
 CDC_GAPS = (1, 2, 4)
 HISTOGRAM_BINS = 64
@@ -76,7 +76,7 @@ def _true_flows(truth_lab: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     grey = [np.clip(lab[0] * 2.55, 0, 255).astype(np.uint8) for lab in truth_lab]
     height, width = grey[0].shape
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x, grid_y = pixel_grid(height, width)
     flows = []
     for t in range(1, len(grey)):
         back = dis.calc(grey[t], grey[t - 1], None)
