@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 import torch
 from conftest import TEST_SIZE, run_cli
-from media import write_video
+from media import CLIPS_DIR, luma_planes, write_video
 
+from vidcolor import Colorizer
 from vidcolor.temporal import TemporalSmoother
 
 H, W, SIDE = 96, 128, 32
@@ -52,6 +55,27 @@ def test_cut_resets_to_the_new_prediction():
     out = smoother(*as_tensors(other_shot, new_ab))[0].numpy()
     np.testing.assert_array_equal(out, new_ab)
     assert smoother.cuts == 1
+
+
+def cut_frames(clip: Path, weights: Path) -> list[int]:
+    """The frames of a real clip where the smoother resets, fed exactly as the file pipeline feeds it."""
+    colorizer, smoother = Colorizer(backend="cpu", size=256, weights=weights), TemporalSmoother(0.9)
+    cuts = []
+    for index, luma in enumerate(luma_planes(clip)):
+        lightness = colorizer.model_input(colorizer.lightness_from_luma(torch.from_numpy(luma[None]), False))
+        before = smoother.cuts
+        smoother(lightness, torch.zeros(1, 2, *lightness.shape[-2:]))
+        if smoother.cuts > before:
+            cuts.append(index)
+    return cuts
+
+
+@pytest.mark.skipif(not CLIPS_DIR.is_dir(), reason="shared clips not present")
+def test_real_cuts_reset_and_a_busy_shot_does_not(weights):
+    # Three hard cuts (about 3.7, 6.3 and 7.9 s), the first between two shots of the same room.
+    assert cut_frames(CLIPS_DIR / "asl_scene_cuts.mp4", weights) == [109, 186, 235]
+    # Cars, shadows and exposure changes: the busiest single shot of the shared clips.
+    assert cut_frames(CLIPS_DIR / "traffic_overhead.mp4", weights) == []
 
 
 def test_moving_square_keeps_its_colour_without_trail():

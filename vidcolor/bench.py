@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from .colorizer import Colorizer
-from .pipeline import DEFAULT_SMOOTH, colorize_file
+from .pipeline import colorize_file
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, VideoInfo, luma_plane
-from .temporal import TemporalSmoother
+from .temporal import DEFAULT_SMOOTH, TemporalSmoother
 
 T = TypeVar("T")
 

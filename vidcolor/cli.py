@@ -17,7 +17,7 @@ from .colorizer import Colorizer
 from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .model import SIZE_MULTIPLE
-from .pipeline import DEFAULT_SMOOTH, colorize_file
+from .temporal import DEFAULT_SMOOTH
 
 log = logging.getLogger("vidcolor")
 
@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _colorize(args: argparse.Namespace) -> int:
+    from .pipeline import colorize_file  # the video stack (PyAV) loads only for commands that decode video
+
     source: Path = args.input
     if not source.exists():
         raise InputError(f"input not found: {source}")

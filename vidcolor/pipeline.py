@@ -22,12 +22,11 @@ from . import safe_output
 from .colorizer import Colorizer
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, LumaFrame
-from .temporal import TemporalSmoother
+from .temporal import DEFAULT_SMOOTH, TemporalSmoother
 
 log = logging.getLogger("vidcolor")
 
 QUEUE_DEPTH = 8
-DEFAULT_SMOOTH = 0.9  # best CDC, warping error and PSNR of 0.5/0.7/0.9 on the shared clips (benchmarks/README.md)
 _POLL_SECONDS = 0.1
 _END = object()  # end-of-stream marker passed down the queues
 
