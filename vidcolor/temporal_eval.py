@@ -107,17 +107,27 @@ def psnr_to_truth(ab: np.ndarray, truth_lab: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse))
 
 
+def run_name(strength: float) -> str:
+    return "per-frame" if strength == 0 else f"smooth {strength:g}"
+
+
 def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], frames: int) -> dict:
     clip = load_clip(colorizer, path, frames)
     predicted = [colorizer.backend.infer(x[None].to(colorizer.device)).cpu() for x in clip.lightness]
     flows = _true_flows(clip.truth_lab)
     runs = {"truth": clip.truth_lab[:, 1:]}
     cost_ms: dict[str, float] = {}
+    resets: dict[str, list[int]] = {}  # frames where each smoother dropped its history (scene cuts)
     for strength in [0.0, *strengths]:
         smoother = TemporalSmoother(strength)
+        name = run_name(strength)
+        outputs, resets[name] = [], []
         started = time.perf_counter()
-        outputs = [smoother(x[None], ab)[0].numpy() for x, ab in zip(clip.lightness, predicted, strict=True)]
-        name = "per-frame" if strength == 0 else f"smooth {strength:g}"
+        for index, (lightness, ab) in enumerate(zip(clip.lightness, predicted, strict=True)):
+            cuts_before = smoother.cuts
+            outputs.append(smoother(lightness[None], ab)[0].numpy())
+            if smoother.cuts > cuts_before:
+                resets[name].append(index)
         cost_ms[name] = (time.perf_counter() - started) / len(outputs) * 1e3
         runs[name] = np.stack(outputs)
     scores = {name: {"cdc": cdc(ab), "warping_error": warping_error(ab, flows)} for name, ab in runs.items()}
@@ -126,13 +136,18 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
             scores[name]["psnr"] = psnr_to_truth(ab, clip.truth_lab)
             scores[name]["smoother_ms"] = cost_ms[name]
     return {"clip": path.name, "frames": len(clip.lightness), "size": list(clip.lightness.shape[-2:]),
-            "scores": scores, "_runs": runs, "_truth_l": clip.truth_lab[:, 0]}  # fmt: skip
+            "scores": scores, "cuts": resets, "_runs": runs, "_truth_l": clip.truth_lab[:, 0]}  # fmt: skip
 
 
 def strip(result: dict, names: list[str], path: Path, rows: int = 4) -> None:
-    """Frames side by side, one column per run (per-frame | smoothed | truth), ``rows`` times through the clip."""
+    """Frames side by side, one column per run (per-frame | smoothed | truth), ``rows`` times through the clip.
+
+    The first frame after each cut the smoothed run found is shown too: that is where a trail from the old
+    shot would be.
+    """
     runs, lightness = result["_runs"], result["_truth_l"]
-    picks = np.linspace(0, len(lightness) - 1, rows).round().astype(int)
+    evenly = np.linspace(0, len(lightness) - 1, rows).round().astype(int)
+    picks = sorted({*evenly.tolist(), *result["cuts"].get(names[1], [])})
     grid = [np.concatenate([_tile(runs[name][t], lightness[t]) for name in names], axis=1) for t in picks]
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(grid, axis=0).astype(np.uint8), cv2.COLOR_RGB2BGR))
 
