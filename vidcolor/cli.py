@@ -60,6 +60,11 @@ def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True)
         parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend")
 
 
+def _add_smooth_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--smooth", type=_strength, default=DEFAULT_SMOOTH,
+                        help=f"temporal smoothing 0..1, 0 = per frame (default: {DEFAULT_SMOOTH})")  # fmt: skip
+
+
 def _add_message_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notices, errors only")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
@@ -69,17 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vidcolor",
         description="Colorize a grayscale video (or an image, or a folder of images).",
-        epilog="other commands: vidcolor train …, vidcolor eval … (each with --help)",
+        epilog="other commands: vidcolor live, train, eval, eval-video, bench (each with --help)",
     )
     parser.add_argument("input", type=Path, help="video file, image file, or folder of images")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output video, image, or folder")
     parser.add_argument("-y", "--overwrite", action="store_true", help="overwrite an existing output")
     _add_model_options(parser)
     parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
-    parser.add_argument("--smooth", type=_strength, default=DEFAULT_SMOOTH,
-                        help=f"temporal smoothing 0..1, 0 = per frame (default: {DEFAULT_SMOOTH})")  # fmt: skip
+    _add_smooth_option(parser)
     parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
     parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
+    parser.add_argument("--overlay-fps", action="store_true", help="draw the processing rate on every frame")
     _add_message_flags(parser)
     parser.add_argument("--version", action="version", version=f"vidcolor {__version__}")
     return parser
@@ -103,6 +108,7 @@ def _colorize(args: argparse.Namespace) -> int:
     result = colorize_file(
         source, args.output, colorizer=colorizer, overwrite=args.overwrite,
         crf=args.crf, preset=args.preset, batch=args.batch, smooth=args.smooth, progress=not args.quiet,
+        overlay_fps=args.overlay_fps,
     )  # fmt: skip
     if result.interrupted:
         log.warning("interrupted: %s holds the first %d frames and plays", result.output, result.frames)
@@ -271,19 +277,22 @@ def build_eval_video_parser() -> argparse.ArgumentParser:
 
 
 def _eval_video(args: argparse.Namespace) -> int:
-    from .temporal_eval import evaluate_clip, format_summary, strip, summarise
+    from .temporal_eval import evaluate_clip, format_summary, run_name, strip, summarise
 
     clips = sorted(args.clips.glob("*.mp4"))
     if not clips:
         raise InputError(f"no .mp4 clips in {args.clips}")
     colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    shown = run_name(max(args.smooth))  # the strongest smoothing: its cuts are logged, its frames drawn
     results = []
     for clip in clips:
         log.info("evaluating %s", clip.name)
         result = evaluate_clip(colorizer, clip, args.smooth, args.frames)
+        resets = result["cuts"][shown]
+        log.info("%s: smoother reset at frames %s", clip.name, ", ".join(map(str, resets)) or "none")
         if args.strips:
             args.strips.mkdir(parents=True, exist_ok=True)
-            strip(result, ["per-frame", f"smooth {max(args.smooth):g}", "truth"], args.strips / f"{clip.stem}.jpg")
+            strip(result, ["per-frame", shown, "truth"], args.strips / f"{clip.stem}.jpg")
         results.append(result)
     summary = summarise(results)
     print(format_summary(summary, len(results)))
@@ -293,11 +302,64 @@ def _eval_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return value
+
+
+def build_live_parser() -> argparse.ArgumentParser:
+    from .capture import RTSP_TRANSPORTS
+
+    parser = argparse.ArgumentParser(
+        prog="vidcolor live",
+        description="Colorize a camera or stream live, in a window with an FPS overlay. "
+        "Keys: q/Esc quit, space pause, c side-by-side, t smoothing on/off, +/- saturation, s snapshot.",
+    )
+    parser.add_argument("source", help="camera index (0), /dev/videoN, rtsp:// rtmp:// udp:// http(s):// srt:// URL, "
+                        "or a video file (a stand-in camera at its own frame rate)")  # fmt: skip
+    _add_model_options(parser)
+    _add_smooth_option(parser)
+    parser.add_argument("--equalize", action="store_true", help="CLAHE on dark, low-contrast (IR) feeds first")
+    parser.add_argument("--no-window", action="store_true", help="headless: print the stats once a second")
+    parser.add_argument("--frames", type=_positive_int, help="stop after this many processed frames")
+    parser.add_argument("--loop", action="store_true", help="a file source starts again at its end")
+    parser.add_argument("--rtsp-transport", choices=RTSP_TRANSPORTS, default="tcp", help="default: tcp")
+    parser.add_argument("--timeout", type=_positive_float, default=10.0,
+                        help="seconds to wait for a stream to open or send (default: 10)")  # fmt: skip
+    parser.add_argument("--record", type=Path, help="also write the colorized feed to this video file")
+    parser.add_argument("--record-overlay", action="store_true", help="with --record: keep the stats overlay")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="overwrite an existing --record file")
+    parser.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where s saves PNGs (default: .)")
+    _add_message_flags(parser)
+    return parser
+
+
+def _live(args: argparse.Namespace) -> int:
+    from .capture import Capture, reader_factory
+    from .live import LiveOptions, run_live
+
+    if args.record_overlay and args.record is None:
+        raise InputError("--record-overlay needs --record FILE")
+    open_reader = reader_factory(args.source, timeout=args.timeout, rtsp_transport=args.rtsp_transport,
+                                 loop=args.loop)  # fmt: skip
+    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    options = LiveOptions(smooth=args.smooth, equalize=args.equalize, window=not args.no_window, frames=args.frames,
+                          record=args.record, record_overlay=args.record_overlay, overwrite=args.overwrite,
+                          snapshot_dir=args.snapshot_dir)  # fmt: skip
+    capture = Capture(open_reader, name=args.source)
+    result = run_live(capture, colorizer, options)
+    log.info("%s", result.summary())
+    return 0
+
+
 COMMANDS = {
     "train": (build_train_parser, _train),
     "eval": (build_eval_parser, _eval),
     "eval-video": (build_eval_video_parser, _eval_video),
     "bench": (build_bench_parser, _bench),
+    "live": (build_live_parser, _live),
 }
 
 

@@ -72,19 +72,21 @@ class Colorizer:
         return lab_to_chroma(lightness, ab, fmt)
 
     def chroma_planes(
-        self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None,
+        output: YuvFormat | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """uint8 Y' planes (B, H, W), in stream order -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0.
 
         Only uint8 planes cross between host and device: Y' up, Cb and Cr down. ``smoother`` carries one
-        stream's colour history from call to call.
+        stream's colour history from call to call. The chroma is in ``fmt`` unless ``output`` names another
+        format (live mode shows full-range BT.601, whatever the camera sends).
         """
         lightness = self.lightness_from_luma(self.upload(luma), fmt.full_range)
         model_input = self.model_input(lightness)
         ab = self.backend.infer(model_input)
         if smoother is not None:
             ab = smoother(model_input, ab)
-        cb, cr = self.chroma_from(lightness, ab, fmt)
+        cb, cr = self.chroma_from(lightness, ab, output or fmt)
         return cb.cpu().numpy(), cr.cpu().numpy()
 
     def colorize_image(self, image: np.ndarray) -> np.ndarray:

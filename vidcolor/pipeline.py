@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from . import safe_output
 from .colorizer import Colorizer
+from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, LumaFrame
 from .temporal import DEFAULT_SMOOTH, TemporalSmoother
@@ -107,10 +108,12 @@ def colorize_file(
     batch: int = 1,
     smooth: float = DEFAULT_SMOOTH,
     progress: bool = False,
+    overlay_fps: bool = False,
 ) -> FileResult:
     """Colorize a video file into ``output_path`` (H.264 4:2:0, the input's timestamps and audio).
 
-    ``smooth`` (0..1) is the temporal smoother's strength; 0 colours every frame on its own.
+    ``smooth`` (0..1) is the temporal smoother's strength; 0 colours every frame on its own. ``overlay_fps``
+    draws the rate the frames are being colorized at onto each of them.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     safe_output.check_output(input_path, output_path, overwrite=overwrite)
@@ -126,7 +129,7 @@ def colorize_file(
         sink = VideoFileSink(partial, source.info, audio=source.audio, crf=crf, preset=preset)
         try:
             smoother = TemporalSmoother(smooth) if smooth > 0 else None
-            result = _run_threads(source, sink, colorizer, smoother, batch, progress)
+            result = _run_threads(source, sink, colorizer, smoother, batch, progress, overlay_fps)
         except BaseException:
             safe_output.discard(partial)
             raise
@@ -138,7 +141,7 @@ def colorize_file(
 
 def _run_threads(
     source: FileSource, sink: VideoFileSink, colorizer: Colorizer, smoother: TemporalSmoother | None, batch: int,
-    progress: bool,
+    progress: bool, overlay_fps: bool,
 ) -> tuple[int, float, bool]:
     """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted)."""
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
@@ -174,7 +177,8 @@ def _run_threads(
     interrupted = False
     error: BaseException | None = None
     try:
-        _colorize_items(_drain(decoded, abort), colorizer, smoother, source, batch, lambda x: _put(finished, x, abort))
+        _colorize_items(_drain(decoded, abort), colorizer, smoother, source, batch, overlay_fps,
+                        lambda x: _put(finished, x, abort))  # fmt: skip
         _put(finished, _END, abort)
     except KeyboardInterrupt:
         interrupted = True
@@ -209,19 +213,27 @@ def _colorize_items(
     smoother: TemporalSmoother | None,
     source: FileSource,
     batch: int,
+    overlay_fps: bool,
     emit: Callable[[object], None],
 ) -> None:
     """Colorize frames ``batch`` at a time; audio packets keep their place among the frames."""
     width, height = encoded_size(source.info.width, source.info.height)
     default_duration = _frame_duration(source)
     pending: list[LumaFrame | av.Packet] = []
-    pending_frames = 0
+    pending_frames = colorized = 0
+    started = time.perf_counter()
 
     def colorize(frames: list[LumaFrame]) -> list[ColorFrame]:
         if not frames:
             return []
+        nonlocal colorized
         luma = np.stack([f.luma[:height, :width] for f in frames])  # (B, H, W)
         cb, cr = colorizer.chroma_planes(luma, source.info.yuv, smoother)
+        colorized += len(frames)
+        if overlay_fps:
+            line = f"{colorized / (time.perf_counter() - started):.1f} fps | {colorizer.backend.NAME}"
+            for planes in zip(luma, cb, cr, strict=True):
+                draw_lines_yuv(*planes, [line])
         return [
             ColorFrame(y, u, v, f.pts, f.duration or default_duration)
             for f, y, u, v in zip(frames, luma, cb, cr, strict=True)

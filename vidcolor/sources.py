@@ -50,7 +50,7 @@ class VideoInfo:
     yuv: YuvFormat
 
 
-def _yuv_format(codec: av.codec.context.CodecContext, height: int) -> YuvFormat:
+def yuv_format(codec: av.codec.context.CodecContext, height: int) -> YuvFormat:
     full_range = codec.color_range == _AVCOL_RANGE_JPEG or codec.pix_fmt in _FULL_RANGE_FORMATS
     matrix: Matrix
     if codec.colorspace == _AVCOL_SPC_BT709:
@@ -83,7 +83,7 @@ class FileSource:
         try:
             self.container = av.open(str(self.path), mode="r")
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {self.path} as a video: {_reason(exc)}") from exc
+            raise InputError(f"cannot read {self.path} as a video: {ffmpeg_reason(exc)}") from exc
         if not self.container.streams.video:
             self.container.close()
             raise InputError(f"{self.path} has no video stream")
@@ -103,7 +103,7 @@ class FileSource:
             time_base=self.video.time_base,
             frame_rate=self.video.average_rate or self.video.guessed_rate,
             frame_count=self.video.frames or self._frames_from_duration(),
-            yuv=_yuv_format(codec, codec.height),
+            yuv=yuv_format(codec, codec.height),
         )
 
     def _frames_from_duration(self) -> int | None:
@@ -125,7 +125,7 @@ class FileSource:
                 elif packet.size:  # demux ends each stream with an empty flush packet
                     yield packet
         except av.FFmpegError as exc:
-            raise InputError(f"{self.path}: decoding failed after {pictures} frames: {_reason(exc)}") from exc
+            raise InputError(f"{self.path}: decoding failed after {pictures} frames: {ffmpeg_reason(exc)}") from exc
         if pictures == 0:
             raise InputError(f"{self.path}: the video stream holds no decodable frame")
 
@@ -150,7 +150,7 @@ class FileSource:
         self.container.close()
 
 
-def _reason(exc: BaseException) -> str:
+def ffmpeg_reason(exc: BaseException) -> str:
     """FFmpeg's own words, without the file name PyAV appends."""
     if isinstance(exc, av.FFmpegError) and exc.strerror:
         return exc.strerror

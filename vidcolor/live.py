@@ -1,0 +1,319 @@
+"""Live mode: the newest frame of a camera or stream, colorized, shown in a window with its stats.
+
+Data flows one way: capture thread (latest frame wins) -> model and temporal smoother on this thread ->
+window and, with --record, an encoder thread. Latency is measured from the moment a frame left the decoder
+or camera to the moment its colour picture is ready to show.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import safe_output
+from .capture import Capture, LiveFrame
+from .color import YuvFormat
+from .colorizer import Colorizer
+from .errors import OutputError
+from .overlay import draw_lines, draw_lines_yuv
+from .sinks import VideoFileSink, encoded_size
+from .sources import VideoInfo
+from .temporal import DEFAULT_SMOOTH, TemporalSmoother
+
+log = logging.getLogger("vidcolor")
+
+# OpenCV's YCrCb <-> BGR is full-range BT.601: chroma made in this format shows without a further conversion.
+DISPLAY_FORMAT = YuvFormat(full_range=True, matrix="bt601")
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+WINDOW_TITLE = "vidcolor live"
+SATURATION_STEP, SATURATION_MAX = 0.1, 3.0
+_RECORD_QUEUE = 32
+_KEY_ESC = 27
+
+
+@dataclass
+class LiveOptions:
+    smooth: float = DEFAULT_SMOOTH
+    equalize: bool = False  # CLAHE on the luma before the model, for dark low-contrast (IR) feeds
+    window: bool = True
+    frames: int | None = None  # stop after this many processed frames
+    record: Path | None = None
+    record_overlay: bool = False
+    overwrite: bool = False
+    crf: int = 20
+    preset: str = "veryfast"
+    snapshot_dir: Path = Path(".")
+    stats_every: float = 1.0  # seconds between printed stats lines without a window
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    frames: int
+    dropped: int
+    reconnects: int
+    seconds: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), dropped {self.dropped}, "
+                f"latency p50 {self.latency_p50_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms, "
+                f"reconnects {self.reconnects}")  # fmt: skip
+
+
+class LiveStats:
+    """Rolling figures: frames processed in the last second, latency percentiles over recent frames."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.frames = 0
+        self._recent: deque[float] = deque()
+        self.latencies_ms: deque[float] = deque(maxlen=keep)
+
+    def add(self, frame: LiveFrame, ready_at: float) -> None:
+        self.frames += 1
+        self._recent.append(ready_at)
+        while self._recent and ready_at - self._recent[0] > 1.0:
+            self._recent.popleft()
+        self.latencies_ms.append((ready_at - frame.captured_at) * 1e3)
+
+    @property
+    def fps(self) -> float:
+        if len(self._recent) < 2:
+            return 0.0
+        return (len(self._recent) - 1) / max(self._recent[-1] - self._recent[0], 1e-6)
+
+    def latency(self, percentile: float) -> float:
+        return float(np.percentile(self.latencies_ms, percentile)) if self.latencies_ms else float("nan")
+
+
+@dataclass(frozen=True)
+class ColourPicture:
+    """One colorized frame at source size: full-range Y' and 4:2:0 Cb, Cr (DISPLAY_FORMAT)."""
+
+    luma: np.ndarray
+    cb: np.ndarray
+    cr: np.ndarray
+
+    def bgr(self) -> np.ndarray:
+        size = (self.luma.shape[1], self.luma.shape[0])
+        cr = cv2.resize(self.cr, size, interpolation=cv2.INTER_LINEAR)
+        cb = cv2.resize(self.cb, size, interpolation=cv2.INTER_LINEAR)
+        return cv2.cvtColor(cv2.merge((self.luma, cr, cb)), cv2.COLOR_YCrCb2BGR)
+
+
+class Recorder:
+    """Encodes pictures on its own thread (H.264, timestamps from the capture clock); the file plays if cut short."""
+
+    def __init__(self, path: Path, source: str, width: int, height: int, *, overwrite: bool, crf: int,
+                 preset: str) -> None:  # fmt: skip
+        safe_output.check_output(Path(source), path, overwrite=overwrite)
+        self.path, self._partial = path, safe_output.partial_path(path)
+        self.shape = (height, width)  # the first picture's; a stream that comes back at another size is not recorded
+        self.width, self.height = encoded_size(width, height)
+        info = VideoInfo(self.width, self.height, Fraction(1, 1000), None, None, DISPLAY_FORMAT)
+        self._sink = VideoFileSink(self._partial, info, audio=None, crf=crf, preset=preset)
+        self._queue: queue.Queue = queue.Queue(_RECORD_QUEUE)
+        self._last_pts = -1
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="vidcolor-record", daemon=True)
+        self._thread.start()
+
+    def write(self, picture: ColourPicture, at_ms: int) -> None:
+        if self.error is not None:
+            raise OutputError(f"recording to {self.path} failed: {self.error}")
+        if picture.luma.shape != self.shape:
+            return
+        pts = max(at_ms, self._last_pts + 1)  # strictly increasing, whatever the clock did
+        self._last_pts = pts
+        self._queue.put((picture, pts))  # blocks if the encoder falls behind: the capture drops instead
+
+    def _run(self) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                picture, pts = item
+                h, w = self.height, self.width
+                self._sink.write_frame(picture.luma[:h, :w], picture.cb[: h // 2, : w // 2],
+                                       picture.cr[: h // 2, : w // 2], pts, 0)  # fmt: skip
+        except BaseException as exc:
+            self.error = exc
+            while self._queue.get() is not None:  # keep the producer from blocking until close()
+                pass
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._sink.close(flush=self.error is None)
+        if self._sink.frames_written:
+            safe_output.commit(self._partial, self.path)
+            log.info("recorded %d frames to %s", self._sink.frames_written, self.path)
+        else:
+            safe_output.discard(self._partial)
+
+
+class LiveSession:
+    """The model side of live mode: colour pictures from captured frames, the view settings keys change."""
+
+    def __init__(self, colorizer: Colorizer, options: LiveOptions) -> None:
+        self.colorizer, self.options = colorizer, options
+        self.smoother = TemporalSmoother(options.smooth)
+        self.smoothing = options.smooth > 0
+        self.saturation = 1.0
+        self.side_by_side = False
+        self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)) if options.equalize else None
+
+    def colorize(self, frame: LiveFrame) -> ColourPicture:
+        luma, full_range = frame.luma, frame.full_range
+        if self._clahe is not None:
+            luma, full_range = self._clahe.apply(luma), True  # the equalized luma is what is shown
+        source_format = YuvFormat(full_range=full_range, matrix="bt601")  # only Y' is read: the matrix is moot
+        smoother = self.smoother if self.smoothing else None
+        cb, cr = self.colorizer.chroma_planes(luma[None], source_format, smoother, output=DISPLAY_FORMAT)
+        cb, cr = self._saturate(cb[0]), self._saturate(cr[0])
+        return ColourPicture(luma if full_range else _LIMITED_TO_FULL[luma], cb, cr)
+
+    def _saturate(self, chroma: np.ndarray) -> np.ndarray:
+        if self.saturation == 1.0:
+            return chroma
+        return np.clip(128 + (chroma.astype(np.float32) - 128) * self.saturation, 0, 255).astype(np.uint8)
+
+    def toggle_smoothing(self) -> None:
+        self.smoothing = not self.smoothing
+        self.smoother.reset()  # history from before the pause would be stale
+
+    def change_saturation(self, steps: int) -> None:
+        self.saturation = float(np.clip(self.saturation + steps * SATURATION_STEP, 0.0, SATURATION_MAX))
+
+    def view(self, picture: ColourPicture) -> np.ndarray:
+        colour = picture.bgr()
+        if not self.side_by_side:
+            return colour
+        return np.hstack((cv2.cvtColor(picture.luma, cv2.COLOR_GRAY2BGR), colour))
+
+
+def stats_lines(stats: LiveStats, capture: Capture, backend: str, session: LiveSession) -> list[str]:
+    lines = [
+        f"{stats.fps:.1f} fps | source {capture.source_fps:.1f} fps | dropped {capture.dropped}",
+        f"latency {stats.latency(50):.0f} ms (p95 {stats.latency(95):.0f}) | {backend}",
+    ]
+    notes = [capture.status] if capture.status != "live" else []
+    notes += [] if session.smoothing or session.options.smooth == 0 else ["smoothing off"]
+    notes += [f"saturation {session.saturation:.1f}"] if session.saturation != 1.0 else []
+    return lines + notes
+
+
+def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> LiveResult:
+    """Show (or, without a window, print the stats of) the colorized live feed until q, Esc, Ctrl-C or --frames."""
+    session, stats = LiveSession(colorizer, options), LiveStats()
+    window = _Window(options.snapshot_dir) if options.window else None
+    recorder: Recorder | None = None
+    started = last_print = time.monotonic()
+    try:
+        capture.start()
+        while options.frames is None or stats.frames < options.frames:
+            frame = None if window is not None and window.paused else capture.take(timeout=0.05)
+            if frame is not None:
+                picture = session.colorize(frame)
+                stats.add(frame, time.monotonic())
+                lines = stats_lines(stats, capture, colorizer.backend.NAME, session)
+                if options.record is not None:
+                    recorder = recorder or Recorder(options.record, capture.name, picture.luma.shape[1],
+                                                    picture.luma.shape[0], overwrite=options.overwrite,
+                                                    crf=options.crf, preset=options.preset)  # fmt: skip
+                    _record(recorder, picture, frame.captured_at - started, lines if options.record_overlay else None)
+                if window is not None:
+                    window.show(session.view(picture), lines)
+                elif time.monotonic() - last_print >= options.stats_every:
+                    print("vidcolor live: " + " | ".join(lines), flush=True)
+                    last_print = time.monotonic()
+            elif capture.ended:
+                break
+            elif window is not None:  # no new frame (paused, or the stream is down): keep the figures current
+                window.redraw(stats_lines(stats, capture, colorizer.backend.NAME, session))
+            if window is not None and not window.handle_keys(session):
+                break
+    except KeyboardInterrupt:
+        log.info("stopped")
+    finally:
+        capture.stop()
+        if recorder is not None:
+            recorder.close()
+        if window is not None:
+            window.close()
+    return LiveResult(stats.frames, capture.dropped, capture.reconnects, time.monotonic() - started,
+                      stats.latency(50), stats.latency(95))  # fmt: skip
+
+
+def _record(recorder: Recorder, picture: ColourPicture, at_seconds: float, lines: list[str] | None) -> None:
+    if lines is not None:
+        picture = ColourPicture(picture.luma.copy(), picture.cb.copy(), picture.cr.copy())
+        draw_lines_yuv(picture.luma, picture.cb, picture.cr, lines)
+    recorder.write(picture, round(at_seconds * 1000))
+
+
+class _Window:
+    """The OpenCV window and its keys."""
+
+    def __init__(self, snapshot_dir: Path) -> None:
+        self.snapshot_dir = snapshot_dir
+        self.paused = False
+        self._shown: np.ndarray | None = None  # the last picture, without the overlay: what a snapshot saves
+        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL)
+
+    def show(self, image: np.ndarray, lines: list[str]) -> None:
+        self._shown = image
+        self.redraw(lines)
+
+    def redraw(self, lines: list[str]) -> None:
+        if self._shown is None:
+            return
+        with_overlay = self._shown.copy()
+        draw_lines(with_overlay, lines + (["paused"] if self.paused else []))
+        cv2.imshow(WINDOW_TITLE, with_overlay)
+
+    def handle_keys(self, session: LiveSession) -> bool:
+        """React to a key pressed since the last call; False to quit (q, Esc, or the window closed)."""
+        key = cv2.waitKey(30 if self.paused else 1) & 0xFF
+        if key in (ord("q"), _KEY_ESC) or cv2.getWindowProperty(WINDOW_TITLE, cv2.WND_PROP_VISIBLE) < 1:
+            return False
+        if key == ord(" "):
+            self.paused = not self.paused
+        elif key == ord("c"):
+            session.side_by_side = not session.side_by_side
+        elif key == ord("t"):
+            session.toggle_smoothing()
+        elif key in (ord("+"), ord("=")):
+            session.change_saturation(+1)
+        elif key == ord("-"):
+            session.change_saturation(-1)
+        elif key == ord("s") and self._shown is not None:
+            log.info("saved %s", save_snapshot(self._shown, self.snapshot_dir))
+        return True
+
+    def close(self) -> None:
+        cv2.destroyWindow(WINDOW_TITLE)
+        cv2.waitKey(1)
+
+
+def save_snapshot(image: np.ndarray, folder: Path) -> Path:
+    """Write ``image`` as a PNG under a new name in ``folder``: never over an existing file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = time.strftime("vidcolor-%Y%m%d-%H%M%S")
+    path, count = folder / f"{stem}.png", 1
+    while path.exists():
+        path, count = folder / f"{stem}-{count}.png", count + 1
+    if not cv2.imwrite(str(path), image):
+        raise OutputError(f"cannot write {path}")
+    return path
