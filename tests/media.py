@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -87,3 +89,61 @@ def luma_planes(path: Path) -> list[np.ndarray]:
 
     return [luma_plane(f) for f in decode_frames(path)]
 
+
+
+def keyframe_dense_clip(source: Path, path: Path, *, frames: int, width: int = 640, gop: int = 5) -> Path:
+    """The first ``frames`` of a real clip re-encoded with a keyframe every ``gop`` frames.
+
+    A stream receiver that joins late (or after a restart) can only start decoding at a keyframe.
+    """
+    with av.open(str(source)) as src, av.open(str(path), "w") as out:
+        video = src.streams.video[0]
+        height = round(video.codec_context.height * width / video.codec_context.width / 2) * 2
+        stream = out.add_stream("libx264", rate=video.average_rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop), "bf": "0"}
+        for index, frame in enumerate(src.decode(video)):
+            if index == frames:
+                break
+            out.mux(stream.encode(frame.reformat(width=width, height=height, format="yuv420p")))
+        out.mux(stream.encode(None))
+    return path
+
+
+class UdpStreamer:
+    """Serves a video file as MPEG-TS to udp://127.0.0.1:PORT in real time, looping, from a thread (a stand-in
+    for an IP camera). ``pause()`` stops sending, as a camera that drops off the network does."""
+
+    def __init__(self, clip: Path, port: int) -> None:
+        self.clip, self.url = clip, f"udp://127.0.0.1:{port}"
+        self.sending = threading.Event()
+        self.sending.set()
+        self._stop = threading.Event()
+        self.packets = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> UdpStreamer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.sending.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sending.wait()
+            with av.open(str(self.clip)) as src, av.open(self.url + "?pkt_size=1316", "w", format="mpegts") as out:
+                video = src.streams.video[0]
+                stream = out.add_stream_from_template(video)
+                started = time.monotonic()
+                for packet in src.demux(video):
+                    if packet.dts is None:
+                        continue
+                    time.sleep(max(0.0, started + float(packet.dts * video.time_base) - time.monotonic()))
+                    if self._stop.is_set() or not self.sending.is_set():
+                        break
+                    packet.stream = stream
+                    out.mux(packet)
+                    self.packets += 1

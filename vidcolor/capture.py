@@ -84,10 +84,11 @@ class StreamReader:
         options = {} if self.is_file else {"fflags": "nobuffer", "flags": "low_delay"}
         if location.startswith("rtsp"):
             options["rtsp_transport"] = rtsp_transport
+        self.timeout = timeout
         try:
             self.container = av.open(location, options=options, timeout=timeout)
         except (av.FFmpegError, OSError) as exc:
-            raise InputError(f"cannot open {location}: {ffmpeg_reason(exc)}") from exc
+            raise InputError(f"cannot open {location}: {self._reason(exc)}") from exc
         if not self.container.streams.video:
             self.container.close()
             raise InputError(f"{location} has no video stream")
@@ -100,7 +101,7 @@ class StreamReader:
             for frame in decoded:
                 yield luma_plane(frame), yuv_format(self.video.codec_context, frame.height).full_range
         except av.FFmpegError as exc:
-            raise SourceLost(ffmpeg_reason(exc)) from exc
+            raise SourceLost(self._reason(exc)) from exc
         if not self.is_file:
             raise SourceLost("the stream ended")
 
@@ -118,6 +119,11 @@ class StreamReader:
                 return
             offset += end
             self.container.seek(0)
+
+    def _reason(self, exc: BaseException) -> str:
+        if isinstance(exc, av.error.ExitError):  # how FFmpeg reports the timeout PyAV set
+            return f"nothing received for {self.timeout:g} s"
+        return ffmpeg_reason(exc)
 
     def _rate(self) -> float:
         return float(self.video.average_rate or self.video.guessed_rate or 25)
@@ -179,7 +185,11 @@ class Capture:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
-        self._thread.join(timeout)  # a read stuck in the network ends at its own timeout; the thread is a daemon
+        if self._thread.is_alive():
+            self._thread.join(timeout)  # a read stuck in the network ends at its own timeout; the thread is a daemon
+        elif self._reader is not None:  # never started: the first reader is still ours to close
+            self._reader.close()
+            self._reader = None
 
     def _publish(self, luma: np.ndarray, full_range: bool) -> None:
         now = time.monotonic()

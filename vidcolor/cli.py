@@ -344,11 +344,15 @@ def _live(args: argparse.Namespace) -> int:
         raise InputError("--record-overlay needs --record FILE")
     open_reader = reader_factory(args.source, timeout=args.timeout, rtsp_transport=args.rtsp_transport,
                                  loop=args.loop)  # fmt: skip
-    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    capture = Capture(open_reader, name=args.source)  # before the model loads: a dead source fails fast
+    try:
+        colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    except BaseException:
+        capture.stop()
+        raise
     options = LiveOptions(smooth=args.smooth, equalize=args.equalize, window=not args.no_window, frames=args.frames,
                           record=args.record, record_overlay=args.record_overlay, overwrite=args.overwrite,
                           snapshot_dir=args.snapshot_dir)  # fmt: skip
-    capture = Capture(open_reader, name=args.source)
     result = run_live(capture, colorizer, options)
     log.info("%s", result.summary())
     return 0

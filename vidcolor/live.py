@@ -270,7 +270,8 @@ class _Window:
         self.snapshot_dir = snapshot_dir
         self.paused = False
         self._shown: np.ndarray | None = None  # the last picture, without the overlay: what a snapshot saves
-        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL)
+        # resizable, aspect kept, and no toolbar: the picture and its overlay are the whole window
+        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
 
     def show(self, image: np.ndarray, lines: list[str]) -> None:
         self._shown = image

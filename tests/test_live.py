@@ -1,0 +1,206 @@
+"""Live mode, headless: a real MPEG-TS stream on loopback UDP, a real model, real drops and reconnects."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import TEST_SIZE, run_cli
+from media import CLIPS_DIR, UdpStreamer, decode_frames, keyframe_dense_clip, write_video
+
+from vidcolor import Colorizer
+from vidcolor.capture import Capture, reader_factory
+from vidcolor.live import LiveOptions, run_live, save_snapshot
+
+needs_clips = pytest.mark.skipif(not CLIPS_DIR.is_dir(), reason="shared clips not present")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def camera_clip(tmp_path_factory) -> Path:
+    """5 s of a real street clip (12.5 fps, 640 wide), a keyframe every 5 frames like a camera's stream."""
+    path = tmp_path_factory.mktemp("live") / "traffic.mp4"
+    return keyframe_dense_clip(CLIPS_DIR / "traffic_overhead.mp4", path, frames=60)
+
+
+def open_capture(url: str, timeout: float = 5.0) -> Capture:
+    return Capture(reader_factory(url, timeout=timeout, rtsp_transport="tcp", loop=False), name=url)
+
+
+@needs_clips
+def test_udp_stream_is_colorized_and_stats_printed(camera_clip, weights, tmp_path):
+    with UdpStreamer(camera_clip, free_udp_port()) as stream:
+        result = run_cli("live", stream.url, "--no-window", "--frames", "30", "--weights", weights, "--size",
+                         TEST_SIZE, "--backend", "cpu", "--record", tmp_path / "rec.mp4", timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    stats = [line for line in result.stdout.splitlines() if line.startswith("vidcolor live:")]
+    assert stats and "fps | source" in stats[0] and "latency" in stats[0]
+    assert "30 frames in" in result.stderr
+    recorded = decode_frames(tmp_path / "rec.mp4")
+    assert len(recorded) == 30 and (recorded[0].width, recorded[0].height) == (640, 360)
+    chroma = recorded[-1].to_ndarray(format="yuv420p")[360:]
+    assert np.abs(chroma.astype(int) - 128).mean() > 0.5  # coloured, not grey
+
+
+class SlowBackend:
+    """The real model, held back to 150 ms a frame: a source at 12.5 fps outruns it."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.NAME, self.device = backend, backend.NAME, backend.device
+
+    def infer(self, lightness):
+        time.sleep(0.15)
+        return self.backend.infer(lightness)
+
+
+@needs_clips
+def test_slow_model_drops_frames_and_latency_stays_bounded(camera_clip, weights):
+    colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=weights)
+    colorizer.backend = SlowBackend(colorizer.backend)
+    with UdpStreamer(camera_clip, free_udp_port()) as stream:
+        result = run_live(open_capture(stream.url), colorizer, LiveOptions(window=False, frames=15))
+    assert result.frames == 15
+    assert result.dropped > 0  # stale frames were replaced, not queued
+    # A queue would grow by ~1 frame per model step: ~15 x 80 ms behind by the end. Latest-frame-wins keeps it
+    # within one model step plus one frame interval.
+    assert result.latency_p95_ms < 150 + 80 + 150
+
+
+@needs_clips
+def test_stream_that_stops_and_restarts_is_survived(camera_clip, weights):
+    colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=weights)
+    with UdpStreamer(camera_clip, free_udp_port()) as stream:
+
+        def outage() -> None:  # about 18 frames, then the camera is off the network for 2.5 s
+            time.sleep(1.5)
+            stream.sending.clear()
+            time.sleep(2.5)
+            stream.sending.set()
+
+        threading.Thread(target=outage, daemon=True).start()
+        result = run_live(open_capture(stream.url, timeout=1.0), colorizer, LiveOptions(window=False, frames=40))
+    assert result.frames == 40  # most of them after the outage
+    assert result.reconnects >= 1
+
+
+def test_dead_stream_is_a_one_line_error():
+    result = run_cli("live", "rtsp://127.0.0.1:9/camera", "--no-window", "--timeout", "2")
+    assert result.returncode == 1
+    expected = "vidcolor: error: cannot open rtsp://127.0.0.1:9/camera: Connection refused"
+    assert result.stderr.strip().splitlines() == [expected]
+
+
+def test_silent_udp_stream_times_out_cleanly():
+    url = f"udp://127.0.0.1:{free_udp_port()}"
+    result = run_cli("live", url, "--no-window", "--timeout", "1")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"vidcolor: error: cannot open {url}: nothing received for 1 s"]
+
+
+@pytest.mark.parametrize("source, message", [
+    ("9", "cannot open camera 9"),
+    ("/dev/video97", "cannot open camera /dev/video97"),
+    ("no-such-file.mp4", "source not found: no-such-file.mp4"),
+    ("ftp://example/feed", "unsupported stream ftp://example/feed"),
+])  # fmt: skip
+def test_unopenable_sources_are_named(source, message):
+    result = run_cli("live", source, "--no-window")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_looped_file_plays_at_its_own_rate_and_keeps_going(tmp_path, weights):
+    clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=10, fps=25)  # 0.4 s a loop
+    colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=weights)
+    capture = Capture(reader_factory(str(clip), timeout=5, rtsp_transport="tcp", loop=True), name=str(clip))
+    result = run_live(capture, colorizer, LiveOptions(window=False, frames=25, equalize=True))
+    assert result.frames == 25  # 2.5 loops
+    assert capture.source_fps == pytest.approx(25, rel=0.25)
+
+
+def test_record_refuses_to_overwrite(tmp_path, weights):
+    clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=5)
+    existing = tmp_path / "rec.mp4"
+    existing.write_bytes(b"keep me")
+    result = run_cli("live", clip, "--no-window", "--record", existing, "--weights", weights, "--size", TEST_SIZE)
+    assert result.returncode == 1 and "exists" in result.stderr
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_snapshots_never_overwrite(tmp_path):
+    image = np.zeros((8, 8, 3), np.uint8)
+    paths = {save_snapshot(image, tmp_path) for _ in range(3)}
+    assert len(paths) == 3 and all(p.suffix == ".png" and p.is_file() for p in paths)
+
+
+def test_overlay_fps_in_file_mode(tmp_path, weights):
+    src = write_video(tmp_path / "in.mp4", width=320, height=192, frames=6)
+    for name, extra in (("plain.mp4", []), ("overlay.mp4", ["--overlay-fps"])):
+        result = run_cli(src, "-o", tmp_path / name, "--weights", weights, "--size", TEST_SIZE, "--backend", "cpu",
+                         "--crf", "0", "-q", *extra)  # fmt: skip  (lossless: untouched pixels compare exactly)
+        assert result.returncode == 0, result.stderr
+    plain, overlay = (decode_frames(tmp_path / name)[-1].to_ndarray(format="yuv420p")
+                      for name in ("plain.mp4", "overlay.mp4"))  # fmt: skip
+    corner = (slice(0, 20), slice(0, 60))
+    assert np.abs(plain[corner].astype(int) - overlay[corner]).mean() > 5  # text and its box drawn
+    assert np.array_equal(plain[150:192], overlay[150:192])  # the rest of the picture untouched
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xwd") is None, reason="needs Xvfb and xwd")
+def test_window_shows_the_overlay(tmp_path, weights):
+    display = ":97"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24", "-wr"], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        clip = flat_grey_clip(tmp_path / "cam.mp4")
+        live = subprocess.Popen([sys.executable, "-m", "vidcolor", "live", str(clip), "--loop", "--weights",
+                                 str(weights), "--size", str(TEST_SIZE), "--backend", "cpu"],
+                                env=dict(os.environ, DISPLAY=display), stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(6.0)
+        shot = subprocess.run(["xwd", "-root", "-silent", "-display", display], capture_output=True, check=True).stdout
+        live.terminate()
+        assert live.wait(10) == 0  # SIGTERM ends live mode like q does
+    finally:
+        server.terminate()
+    screen = xwd_pixels(shot)[..., :3]
+    # White root window, a mid-grey picture: the only dark pixels are the overlay's box, with white text in it.
+    rows, cols = np.nonzero(screen.max(axis=2) < 60)
+    assert len(rows) > 1000, "no overlay box on screen"
+    box = screen[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    assert (box.min(axis=2) > 200).sum() > 50, "no text in the overlay box"
+
+
+def flat_grey_clip(path: Path, frames: int = 50) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 192, "yuv420p"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((192 * 3 // 2, 320), 128, np.uint8), format="yuv420p")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def xwd_pixels(data: bytes) -> np.ndarray:
+    """A 24/32-bit ZPixmap XWD screenshot as (H, W, 4) uint8."""
+    header = np.frombuffer(data[:100], ">u4")
+    header_size, width, height, bytes_per_line, ncolors = header[0], header[4], header[5], header[12], header[19]
+    start = header_size + 12 * ncolors
+    rows = np.frombuffer(data[start : start + bytes_per_line * height], np.uint8).reshape(height, bytes_per_line)
+    return rows[:, : width * 4].reshape(height, width, 4)
