@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from fractions import Fraction
@@ -108,6 +109,12 @@ def keyframe_dense_clip(source: Path, path: Path, *, frames: int, width: int = 6
             out.mux(stream.encode(frame.reformat(width=width, height=height, format="yuv420p")))
         out.mux(stream.encode(None))
     return path
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class UdpStreamer:

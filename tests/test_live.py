@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -15,19 +14,13 @@ import av
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import CLIPS_DIR, UdpStreamer, decode_frames, keyframe_dense_clip, write_video
+from media import CLIPS_DIR, UdpStreamer, decode_frames, free_udp_port, keyframe_dense_clip, write_video
 
 from vidcolor import Colorizer
 from vidcolor.capture import Capture, reader_factory
 from vidcolor.live import LiveOptions, run_live, save_snapshot
 
 needs_clips = pytest.mark.skipif(not CLIPS_DIR.is_dir(), reason="shared clips not present")
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
