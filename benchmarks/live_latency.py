@@ -37,7 +37,7 @@ def measure(colorizer: Colorizer, clip: Path, frames: int, smooth: float) -> dic
         result = run_live(capture, colorizer, LiveOptions(smooth=smooth, window=False, frames=frames,
                                                           stats_every=float("inf")))  # fmt: skip
     return {"frames": result.frames, "seconds": round(result.seconds, 2), "fps": round(result.fps, 2),
-            "source_fps": round(capture.source_fps, 2), "dropped": result.dropped,
+            "source_fps": round(result.source_fps, 2), "dropped": result.dropped,
             "latency_p50_ms": round(result.latency_p50_ms, 1),
             "latency_p95_ms": round(result.latency_p95_ms, 1)}  # fmt: skip
 

@@ -17,7 +17,7 @@ from conftest import TEST_SIZE, run_cli
 from media import CLIPS_DIR, UdpStreamer, decode_frames, free_udp_port, keyframe_dense_clip, write_video
 
 from vidcolor import Colorizer
-from vidcolor.capture import Capture, reader_factory
+from vidcolor.capture import Capture, RateMeter, reader_factory
 from vidcolor.live import LiveOptions, run_live, save_snapshot
 
 needs_clips = pytest.mark.skipif(not CLIPS_DIR.is_dir(), reason="shared clips not present")
@@ -123,7 +123,7 @@ def test_looped_file_plays_at_its_own_rate_and_keeps_going(tmp_path, weights):
     capture = Capture(reader_factory(str(clip), timeout=5, rtsp_transport="tcp", loop=True), name=str(clip))
     result = run_live(capture, colorizer, LiveOptions(window=False, frames=25, equalize=True))
     assert result.frames == 25  # 2.5 loops
-    assert capture.source_fps == pytest.approx(25, rel=0.25)
+    assert result.source_fps == pytest.approx(25, rel=0.25)
 
 
 def test_record_refuses_to_overwrite(tmp_path, weights):
@@ -197,3 +197,14 @@ def xwd_pixels(data: bytes) -> np.ndarray:
     start = header_size + 12 * ncolors
     rows = np.frombuffer(data[start : start + bytes_per_line * height], np.uint8).reshape(height, bytes_per_line)
     return rows[:, : width * 4].reshape(height, width, 4)
+
+
+def test_rate_meter_reads_steady_rates_and_ignores_bursts():
+    meter = RateMeter()
+    for index in range(40):
+        meter.tick(index / 25)
+    assert meter.rate(now=39 / 25) == pytest.approx(25, rel=0.05)
+    assert meter.rate(now=39 / 25 + 1.5) == 0.0  # the source stopped
+    meter.tick(10.0)
+    meter.tick(10.001)  # two frames at once after a stall
+    assert meter.rate(now=10.001) <= 2.0

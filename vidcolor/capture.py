@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,29 @@ log = logging.getLogger("vidcolor")
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "rtp", "srt", "tcp", "http", "https")
 RTSP_TRANSPORTS = ("tcp", "udp")
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)  # waits before successive reconnects; the last one repeats
-_FPS_SMOOTHING = 0.1  # weight of the newest frame interval in the source-fps average
+
+
+class RateMeter:
+    """Events per second over the last second: falls to 0 when they stop, unlike an average of intervals."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def tick(self, at: float) -> None:
+        self._times.append(at)
+        self._forget(at)
+
+    def rate(self, now: float | None = None) -> float:
+        self._forget(time.monotonic() if now is None else now)
+        if len(self._times) < 2:
+            return 0.0
+        # a floor on the span keeps two frames that arrive together (a burst after a stall) from reading as 1000s
+        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], self.window / 2)
+
+    def _forget(self, now: float) -> None:
+        while self._times and now - self._times[0] > self.window:
+            self._times.popleft()
 
 
 class SourceLost(Exception):
@@ -158,8 +181,7 @@ class Capture:
         self._changed = threading.Condition()
         self._frame: LiveFrame | None = None
         self._sequence = 0
-        self._interval: float | None = None  # smoothed seconds between source frames
-        self._last_at: float | None = None
+        self._arrivals = RateMeter()
         self._stop = threading.Event()
         self.dropped = 0
         self.reconnects = 0
@@ -181,7 +203,8 @@ class Capture:
 
     @property
     def source_fps(self) -> float:
-        return 1.0 / self._interval if self._interval else 0.0
+        with self._changed:  # the capture thread ticks the same meter
+            return self._arrivals.rate()
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
@@ -193,12 +216,8 @@ class Capture:
 
     def _publish(self, luma: np.ndarray, full_range: bool) -> None:
         now = time.monotonic()
-        if self._last_at is not None:  # the source's own rate, whatever the consumer keeps up with
-            interval = now - self._last_at
-            self._interval = interval if self._interval is None else (
-                (1 - _FPS_SMOOTHING) * self._interval + _FPS_SMOOTHING * interval)  # fmt: skip
-        self._last_at = now
         with self._changed:
+            self._arrivals.tick(now)  # the source's own rate, whatever the consumer keeps up with
             if self._frame is not None:
                 self.dropped += 1  # the consumer never saw it: replaced, not queued
             self._sequence += 1

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from . import safe_output
-from .capture import Capture, LiveFrame
+from .capture import Capture, LiveFrame, RateMeter
 from .color import YuvFormat
 from .colorizer import Colorizer
 from .errors import OutputError
@@ -63,6 +63,7 @@ class LiveResult:
     seconds: float
     latency_p50_ms: float
     latency_p95_ms: float
+    source_fps: float  # over the last second before the end
 
     @property
     def fps(self) -> float:
@@ -79,21 +80,17 @@ class LiveStats:
 
     def __init__(self, keep: int = 1000) -> None:
         self.frames = 0
-        self._recent: deque[float] = deque()
+        self._processed = RateMeter()
         self.latencies_ms: deque[float] = deque(maxlen=keep)
 
     def add(self, frame: LiveFrame, ready_at: float) -> None:
         self.frames += 1
-        self._recent.append(ready_at)
-        while self._recent and ready_at - self._recent[0] > 1.0:
-            self._recent.popleft()
+        self._processed.tick(ready_at)
         self.latencies_ms.append((ready_at - frame.captured_at) * 1e3)
 
     @property
     def fps(self) -> float:
-        if len(self._recent) < 2:
-            return 0.0
-        return (len(self._recent) - 1) / max(self._recent[-1] - self._recent[0], 1e-6)
+        return self._processed.rate()
 
     def latency(self, percentile: float) -> float:
         return float(np.percentile(self.latencies_ms, percentile)) if self.latencies_ms else float("nan")
@@ -235,25 +232,27 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
                     _record(recorder, picture, frame.captured_at - started, lines if options.record_overlay else None)
                 if window is not None:
                     window.show(session.view(picture), lines)
-                elif time.monotonic() - last_print >= options.stats_every:
-                    print("vidcolor live: " + " | ".join(lines), flush=True)
-                    last_print = time.monotonic()
             elif capture.ended:
                 break
             elif window is not None:  # no new frame (paused, or the stream is down): keep the figures current
                 window.redraw(stats_lines(stats, capture, colorizer.backend.NAME, session))
             if window is not None and not window.handle_keys(session):
                 break
+            if window is None and time.monotonic() - last_print >= options.stats_every:  # also while reconnecting
+                print("vidcolor live: " + " | ".join(stats_lines(stats, capture, colorizer.backend.NAME, session)),
+                      flush=True)  # fmt: skip
+                last_print = time.monotonic()
     except KeyboardInterrupt:
         log.info("stopped")
     finally:
+        source_fps = capture.source_fps
         capture.stop()
         if recorder is not None:
             recorder.close()
         if window is not None:
             window.close()
     return LiveResult(stats.frames, capture.dropped, capture.reconnects, time.monotonic() - started,
-                      stats.latency(50), stats.latency(95))  # fmt: skip
+                      stats.latency(50), stats.latency(95), source_fps)  # fmt: skip
 
 
 def _record(recorder: Recorder, picture: ColourPicture, at_seconds: float, lines: list[str] | None) -> None:
