@@ -214,10 +214,13 @@ def stats_lines(stats: LiveStats, capture: Capture, backend: str, session: LiveS
 def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> LiveResult:
     """Show (or, without a window, print the stats of) the colorized live feed until q, Esc, Ctrl-C or --frames."""
     session, stats = LiveSession(colorizer, options), LiveStats()
-    window = _Window(options.snapshot_dir) if options.window else None
+    window: _Window | None = None
     recorder: Recorder | None = None
     started = last_print = time.monotonic()
     try:
+        if options.record is not None:  # refuse before the first frame (the recorder opens on it, to know the size)
+            safe_output.check_output(Path(capture.name), options.record, overwrite=options.overwrite)
+        window = _Window(options.snapshot_dir) if options.window else None
         capture.start()
         while options.frames is None or stats.frames < options.frames:
             frame = None if window is not None and window.paused else capture.take(timeout=0.05)
