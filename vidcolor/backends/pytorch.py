@@ -7,7 +7,7 @@ import os
 import torch
 
 from ..model import ColorizerNet
-from .base import Backend
+from .base import Backend, leave_host_cores_to_codecs
 
 
 class TorchCPUBackend(Backend):
@@ -36,6 +36,7 @@ class TorchCUDABackend(Backend):
 
     def __init__(self, model: ColorizerNet, *, graphs: bool = True) -> None:
         self.device = torch.device("cuda")
+        leave_host_cores_to_codecs()
         self.model = model.eval().to(self.device, dtype=torch.float16, memory_format=torch.channels_last)
         self.graphs = graphs
         self._captured: dict[tuple[int, ...], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import BackendUnavailable
 from ..model import SIZE_MULTIPLE, ColorizerNet
-from .base import Backend
+from .base import Backend, leave_host_cores_to_codecs
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
 
 log = logging.getLogger("vidcolor")
@@ -106,6 +106,7 @@ class TensorRTBackend(Backend):
             raise BackendUnavailable("backend tensorrt: no CUDA GPU is visible to PyTorch")
         self.device = torch.device("cuda")
         torch.cuda.init()  # torch creates the context that TensorRT then uses
+        leave_host_cores_to_codecs()
         self.profile = profile
         self._logger = trt.Logger(trt.Logger.WARNING)
         self.engine_file = engine_path(model, profile, engine_dir or default_engine_dir())
