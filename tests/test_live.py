@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
 from media import CLIPS_DIR, UdpStreamer, decode_frames, free_udp_port, keyframe_dense_clip, write_video
 
 from vidcolor import Colorizer
-from vidcolor.capture import Capture, RateMeter, reader_factory
-from vidcolor.live import LiveOptions, run_live, save_snapshot
+from vidcolor.capture import Capture, LiveFrame, RateMeter, reader_factory
+from vidcolor.live import LiveOptions, LiveSession, run_live, save_snapshot
 
 needs_clips = pytest.mark.skipif(not CLIPS_DIR.is_dir(), reason="shared clips not present")
 
@@ -208,3 +209,18 @@ def test_rate_meter_reads_steady_rates_and_ignores_bursts():
     meter.tick(10.0)
     meter.tick(10.001)  # two frames at once after a stall
     assert meter.rate(now=10.001) <= 2.0
+
+
+@pytest.mark.parametrize("full_range", [True, False])
+def test_live_colours_match_the_image_path(full_range):
+    """The window's full-range BT.601 Y'CbCr -> BGR shows the colours the image path computes in Lab."""
+    grey = cv2.imread(str(Path(__file__).parents[1] / "samples" / "street_gray.png"), cv2.IMREAD_GRAYSCALE)
+    colorizer = Colorizer(backend="cpu")
+    expected = cv2.cvtColor(colorizer.colorize_image(grey), cv2.COLOR_RGB2BGR).astype(int)
+    luma = grey if full_range else np.round(16 + grey * (219 / 255)).astype(np.uint8)  # the same picture, limited
+    session = LiveSession(colorizer, LiveOptions(smooth=0.0, window=False))
+    shown = session.view(session.colorize(LiveFrame(luma, full_range, captured_at=0.0, sequence=1))).astype(int)
+    # Measured 1.3 / 1.6 mean and 5 / 8 at the 99th percentile (4:2:0 chroma, 8-bit rounding); showing the same
+    # chroma as limited-range BT.709 instead reads 2.6 and 9-10.
+    assert np.abs(shown - expected).mean() < 1.9
+    assert np.percentile(np.abs(shown - expected), 99) < 9
