@@ -69,9 +69,9 @@ def test_slow_model_drops_frames_and_latency_stays_bounded(camera_clip, weights)
         result = run_live(open_capture(stream.url), colorizer, LiveOptions(window=False, frames=15))
     assert result.frames == 15
     assert result.dropped > 0  # stale frames were replaced, not queued
-    # A queue would grow by ~1 frame per model step: ~15 x 80 ms behind by the end. Latest-frame-wins keeps it
-    # within one model step plus one frame interval.
-    assert result.latency_p95_ms < 150 + 80 + 150
+    # A queue would grow by ~1 frame per model step: over a second behind by the end. Latest-frame-wins keeps it
+    # within about two model steps (a frame waits at most one step in the mailbox), with room for a busy CI.
+    assert result.latency_p95_ms < 2 * 150 + 200
 
 
 @needs_clips
