@@ -21,10 +21,10 @@ import av
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from media import UdpStreamer, free_udp_port, keyframe_dense_clip  # noqa: E402  (the test suite's loopback camera)
+from media import UdpStreamer, free_udp_port  # noqa: E402  (the test suite's loopback camera)
 
 from vidcolor import Colorizer  # noqa: E402
-from vidcolor.bench import RESOLUTIONS  # noqa: E402
+from vidcolor.bench import RESOLUTIONS, scaled_clip  # noqa: E402
 from vidcolor.capture import Capture, reader_factory  # noqa: E402
 from vidcolor.live import LiveOptions, run_live  # noqa: E402
 
@@ -55,15 +55,14 @@ def main() -> None:
     colorizer = Colorizer(backend=args.backend)
     rows = {}
     for size in args.sizes.split(","):
-        height = RESOLUTIONS[size]
         WORK.mkdir(parents=True, exist_ok=True)
         with av.open(str(args.clip)) as probe:
             video = probe.streams.video[0]
-            rate, width = video.average_rate, round(height * video.width / video.height / 2) * 2
-        clip = keyframe_dense_clip(args.clip, WORK / f"live_{size}.mp4", frames=10**6, width=width,
-                                   gop=max(1, round(rate / 2)))  # fmt: skip
+            frames, rate = video.frames or 100_000, video.average_rate  # the whole clip
+        clip = scaled_clip(args.clip, RESOLUTIONS[size], WORK, frames, crf=23, preset="ultrafast",
+                           gop=max(1, round(rate / 2)))  # fmt: skip
         rows[size] = measure(colorizer, clip, args.frames, args.smooth)
-        print(size, f"{width}x{height}", rows[size], flush=True)
+        print(size, rows[size], flush=True)
     report = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                           "torch": torch.__version__, "pyav": av.__version__, "backend": colorizer.backend.describe(),
                           "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},

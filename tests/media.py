@@ -92,25 +92,6 @@ def luma_planes(path: Path) -> list[np.ndarray]:
 
 
 
-def keyframe_dense_clip(source: Path, path: Path, *, frames: int, width: int = 640, gop: int = 5) -> Path:
-    """The first ``frames`` of a real clip re-encoded with a keyframe every ``gop`` frames.
-
-    A stream receiver that joins late (or after a restart) can only start decoding at a keyframe.
-    """
-    with av.open(str(source)) as src, av.open(str(path), "w") as out:
-        video = src.streams.video[0]
-        height = round(video.codec_context.height * width / video.codec_context.width / 2) * 2
-        stream = out.add_stream("libx264", rate=video.average_rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop), "bf": "0"}
-        for index, frame in enumerate(src.decode(video)):
-            if index == frames:
-                break
-            out.mux(stream.encode(frame.reformat(width=width, height=height, format="yuv420p")))
-        out.mux(stream.encode(None))
-    return path
-
-
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))

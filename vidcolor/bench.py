@@ -55,9 +55,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def scaled_clip(clip: Path, height: int, folder: Path, frames: int, crf: int, preset: str) -> Path:
-    """The first ``frames`` pictures of ``clip`` scaled to ``height`` (16:9 kept), as H.264; cached in ``folder``."""
-    out = folder / f"{clip.stem}_{height}p_{frames}f.mp4"
+def scaled_clip(
+    clip: Path, height: int, folder: Path, frames: int, crf: int, preset: str, gop: int | None = None
+) -> Path:
+    """The first ``frames`` pictures of ``clip`` scaled to ``height`` (aspect kept), as H.264; cached in ``folder``.
+
+    ``gop`` puts a keyframe every ``gop`` frames, as cameras stream: a receiver can only join at a keyframe.
+    """
+    out = folder / f"{clip.stem}_{height}p_{frames}f{f'_gop{gop}' if gop else ''}.mp4"
     if out.is_file():
         return out
     with av.open(str(clip)) as src, av.open(str(out), "w") as dst:
@@ -67,6 +72,8 @@ def scaled_clip(clip: Path, height: int, folder: Path, frames: int, crf: int, pr
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = stream.codec_context.time_base = video_in.time_base
         stream.options = {"crf": str(crf), "preset": preset}
+        if gop:
+            stream.options |= {"g": str(gop), "keyint_min": str(gop), "bf": "0"}
         for index, frame in enumerate(src.decode(video_in)):
             if index == frames:
                 break

@@ -62,7 +62,6 @@ class LiveFrame:
     luma: np.ndarray  # (H, W) uint8 Y'
     full_range: bool
     captured_at: float  # time.monotonic() when the frame left the decoder or camera
-    sequence: int  # 1, 2, ... in capture order, dropped frames included
 
 
 class Reader(Protocol):
@@ -180,7 +179,6 @@ class Capture:
         self._reader: Reader | None = open_reader()  # the first open is the caller's error to report
         self._changed = threading.Condition()
         self._frame: LiveFrame | None = None
-        self._sequence = 0
         self._arrivals = RateMeter()
         self._stop = threading.Event()
         self.dropped = 0
@@ -220,8 +218,7 @@ class Capture:
             self._arrivals.tick(now)  # the source's own rate, whatever the consumer keeps up with
             if self._frame is not None:
                 self.dropped += 1  # the consumer never saw it: replaced, not queued
-            self._sequence += 1
-            self._frame = LiveFrame(luma, full_range, now, self._sequence)
+            self._frame = LiveFrame(luma, full_range, now)
             self._changed.notify()
 
     def _run(self) -> None:
