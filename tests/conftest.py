@@ -9,10 +9,19 @@ import pytest
 import torch
 
 from vidcolor import Colorizer
-from vidcolor.checkpoint import save_checkpoint
-from vidcolor.model import ColorizerNet
+from vidcolor.models.checkpoint import save_checkpoint
+from vidcolor.models.mobile_unet import MobileUNet, MobileUNetConfig
+from vidcolor.models.presets import PRESETS
 
 TEST_SIZE = 64  # model working size in tests: small and fast, still a multiple of 32
+
+
+def untrained(config: MobileUNetConfig = PRESETS["fast"].config) -> MobileUNet:
+    """A random network whose head is not the zero (all-grey) start, so tests can tell outputs apart."""
+    model = MobileUNet(config)
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    torch.nn.init.normal_(model.head.bias, std=0.5)
+    return model.eval()
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +29,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised checkpoint, saved with the real format: these tests check plumbing, not colour."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "random.pt"
-    save_checkpoint(ColorizerNet(), path, info={"purpose": "tests only, untrained"})
+    save_checkpoint(untrained(), path, info={"purpose": "tests only, untrained"})
     return path
 
 

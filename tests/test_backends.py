@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_cli, untrained
 from media import frame_times, write_video
 
 from vidcolor import BackendUnavailable, Colorizer
 from vidcolor.backends import available_backends, create_backend
 from vidcolor.backends.onnx_export import INPUT_NAME, export_onnx
 from vidcolor.bench import ceiling_transcode, run_bench, write_report
-from vidcolor.checkpoint import load_model
+from vidcolor.models.checkpoint import load_model
+from vidcolor.models.presets import PRESETS
 
 TENSORRT_PRESENT = importlib.util.find_spec("tensorrt") is not None
 cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -29,9 +31,16 @@ def model(weights):
     return load_model(weights)
 
 
+ARCHITECTURES = {"fast": PRESETS["fast"].config, "quality": PRESETS["quality"].config,
+                 "fast-bins": replace(PRESETS["fast"].config, ab_bins=True)}  # fmt: skip
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_onnx_export_matches_pytorch(model, tmp_path, precision):
+def test_onnx_export_matches_pytorch(architecture, tmp_path, precision):
     ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = untrained(ARCHITECTURES[architecture])
     path = export_onnx(model, tmp_path / f"colorizer_{precision}.onnx", precision=precision)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for shape in [(1, 1, 64, 96), (3, 1, 128, 64)]:  # batch, height and width are dynamic
@@ -40,6 +49,7 @@ def test_onnx_export_matches_pytorch(model, tmp_path, precision):
             expected = model(lightness).numpy()
         got = session.run(None, {INPUT_NAME: lightness.numpy()})[0]
         assert got.shape == expected.shape
+        assert np.abs(expected).mean() > 1.0  # a real colour to compare, not the all-grey start
         assert np.abs(got - expected).max() < ONNX_TOLERANCE[precision]
 
 
@@ -99,6 +109,7 @@ def test_bench_reports_every_stage(tmp_path, colorizer: Colorizer):
     rows = run_bench({"cpu": colorizer}, clip, resolutions=["480p"], batches=[1, 4], frames=8, crf=18,
                      preset="ultrafast")  # fmt: skip
     assert [(r.backend, r.resolution, r.batch) for r in rows] == [("cpu", "480p", 1), ("cpu", "480p", 4)]
+    assert {r.model for r in rows} == {"random.pt"}
     for row in rows:
         assert set(row.stage_fps) == {"decode", "upload", "prepare", "infer", "smooth", "chroma", "download", "encode"}
         assert all(v > 0 for v in row.stage_fps.values())

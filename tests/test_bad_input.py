@@ -13,7 +13,7 @@ import pytest
 from conftest import TEST_SIZE, run_cli
 from media import decode_frames, picture, write_tone, write_video
 
-from vidcolor.checkpoint import SHIPPED_WEIGHTS
+from vidcolor.models.presets import PRESETS
 
 FAST = ("--size", str(TEST_SIZE), "--backend", "cpu", "-q")
 CLIP_FRAMES = 4
@@ -169,10 +169,10 @@ def test_refused_with_one_line(build: Callable[[Path, Path], Scene], tmp_path: P
     assert_untouched(tmp_path, before)
 
 
-@pytest.mark.skipif(SHIPPED_WEIGHTS.exists(), reason=f"{SHIPPED_WEIGHTS} is installed")
+@pytest.mark.skipif(PRESETS["fast"].weights.exists(), reason=f"{PRESETS['fast'].weights} is installed")
 def test_no_shipped_weights(tmp_path: Path, clip: Path) -> None:
     before = snapshot(tmp_path)
-    result = run_cli(*FAST, clip, "-o", tmp_path / "out.mp4")
+    result = run_cli(*FAST, "--model", "fast", clip, "-o", tmp_path / "out.mp4")
     assert_one_line_error(result, "no trained weights are installed")
     assert_untouched(tmp_path, before)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import av
@@ -13,31 +14,41 @@ from conftest import run_cli
 from media import decode_frames, frame_times
 
 from vidcolor import Colorizer
-from vidcolor.checkpoint import SHIPPED_WEIGHTS
 from vidcolor.color import rgb_to_lab
+from vidcolor.models.presets import PRESETS
 from vidcolor.train.evaluate import colourfulness
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
-pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="no trained weights in vidcolor/weights/")
+SHIPPED = [pytest.param(name, marks=pytest.mark.skipif(not preset.weights.is_file(), reason=f"no {preset.weights}"))
+           for name, preset in PRESETS.items()]  # fmt: skip
 
 
-def test_shipped_weights_are_small_fp16():
-    assert SHIPPED_WEIGHTS.stat().st_size <= 16 * 2**20
-    state = torch.load(SHIPPED_WEIGHTS, weights_only=True)["state_dict"]
+def test_every_preset_ships_weights():
+    assert all(preset.weights.is_file() and preset.card.is_file() for preset in PRESETS.values())
+    assert sum(preset.weights.stat().st_size for preset in PRESETS.values()) <= 24 * 2**20
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weights_are_fp16_with_a_card(name):
+    preset = PRESETS[name]
+    state = torch.load(preset.weights, weights_only=True)["state_dict"]
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
-    assert SHIPPED_WEIGHTS.with_suffix(".json").is_file()
+    card = json.loads(preset.card.read_text())
+    assert card["training"]["command"] and card["evaluation"]["photos"] == 500
 
 
-def test_shipped_weights_colour_the_sample_still():
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weights_colour_the_sample_still(name):
     grey = cv2.imread(str(SAMPLES / "street_gray.png"), cv2.IMREAD_GRAYSCALE)
-    rgb = Colorizer(backend="cpu").colorize_image(grey)
+    rgb = Colorizer(backend="cpu", model=name).colorize_image(grey)
     assert colourfulness(rgb) > 5.0  # visibly coloured, not grey
     lightness = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double() / 255)[0]
     grey_lightness = rgb_to_lab(torch.from_numpy(np.repeat(grey[None], 3, 0)).double() / 255)[0]
     assert (lightness - grey_lightness).abs().median() < 1.0
 
 
+@pytest.mark.skipif(not PRESETS["fast"].weights.is_file(), reason="no shipped fast weights")
 def test_readme_sample_command(tmp_path):
     """README's first command, less the install: `vidcolor samples/traffic_gray.mp4 -o …`."""
     sample = SAMPLES / "traffic_gray.mp4"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,6 +16,8 @@ from media import picture
 
 from vidcolor import Colorizer
 from vidcolor.color import rgb_to_lab
+from vidcolor.models.checkpoint import load_model
+from vidcolor.models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
 from vidcolor.train.evaluate import colourfulness, evaluate, grey_baseline
 from vidcolor.train.loop import TrainConfig, state_path, train
 from vidcolor.train.losses import BINS_PER_AXIS, Rebalancing, ab_histogram, colour_loss
@@ -55,6 +59,13 @@ def test_weighted_loss_of_perfect_prediction_is_zero():
     assert colour_loss(ab + 5, ab, rebalancing).item() > 0.0
 
 
+needs_encoder = pytest.mark.skipif(
+    importlib.util.find_spec("tflite") is None or not Path(DEFAULT_TFLITE).is_file(),
+    reason=f"needs the train extra and {DEFAULT_TFLITE}",
+)
+
+
+@needs_encoder
 def test_tiny_training_lowers_loss_and_resumes(photo_folder, tmp_path):
     out = tmp_path / "tiny.pt"
     config = TrainConfig(data=str(photo_folder), out=str(out), steps=60, crop=64, batch=6, workers=0, lr=3e-3)
@@ -66,6 +77,23 @@ def test_tiny_training_lowers_loss_and_resumes(photo_folder, tmp_path):
     assert colorizer.colorize_image(np.zeros((40, 50), np.uint8)).shape == (40, 50, 3)
     longer = TrainConfig(**{**config.__dict__, "steps": 70})
     assert train(longer, resume=True, progress_bar=False)["steps"] == 70
+
+
+@needs_encoder
+def test_bins_and_finetuning_train_only_what_they_should(photo_folder, tmp_path):
+    """Classification head learns; the shallow encoder stays ImageNet's, the deepest stage moves after fine-tuning."""
+    out = tmp_path / "bins.pt"
+    config = TrainConfig(data=str(photo_folder), out=str(out), steps=40, crop=64, batch=6, workers=0, lr=3e-3,
+                         ab_bins=True, finetune_from=0.5)  # fmt: skip
+    summary = train(config, progress_bar=False)
+    assert summary["loss_last_100"] < summary["loss_first_10"]
+    trained, imagenet = load_model(out), load_imagenet_mobilenetv2(DEFAULT_TFLITE, in_channels=1)
+    assert trained.config.ab_bins
+    def moved(name: str) -> float:  # against ImageNet's weights rounded to fp16 as the checkpoint stores them
+        return (trained.encoder.state_dict()[name] - imagenet.state_dict()[name].half().float()).abs().max().item()
+
+    assert moved("stem.conv.weight") == 0 and moved("blocks.12.project.conv.weight") == 0
+    assert moved("blocks.15.project.conv.weight") > 1e-4 and moved("last.conv.weight") > 1e-4
 
 
 def test_eval_scores_are_finite_and_grey_has_no_colour(photo_folder, colorizer, tmp_path):

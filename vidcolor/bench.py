@@ -39,6 +39,7 @@ MODEL_ONLY_SECONDS = 2.0
 @dataclass(frozen=True)
 class BenchRow:
     backend: str
+    model: str  # the preset's name, or the checkpoint's file name
     resolution: str
     batch: int
     stage_fps: dict[str, float]
@@ -171,7 +172,8 @@ def measure(
     started = time.perf_counter()
     ceiling_frames = ceiling_transcode(clip, work / "ceiling.mp4", crf=crf, preset=preset)
     ceiling_fps = ceiling_frames / (time.perf_counter() - started)
-    return BenchRow(backend, resolution, batch, {s: fps[s] for s in STAGES}, pipeline_fps, ceiling_fps)
+    stage_fps = {s: fps[s] for s in STAGES}
+    return BenchRow(backend, colorizer.model_name, resolution, batch, stage_fps, pipeline_fps, ceiling_fps)
 
 
 def model_only_fps(colorizer: Colorizer, batch: int, size: tuple[int, int]) -> float:
@@ -188,7 +190,8 @@ def model_only_fps(colorizer: Colorizer, batch: int, size: tuple[int, int]) -> f
 
 def machine() -> dict[str, str]:
     info = {
-        "cpu": cpu_name(), "cores": str(os.cpu_count()), "python": platform.python_version(),
+        "cpu": cpu_name(), "cpu_flags": " ".join(cpu_vector_flags()), "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
         "torch": torch.__version__, "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
     }  # fmt: skip
     if torch.cuda.is_available():
@@ -202,6 +205,16 @@ def default_report_stem(model_only: bool) -> str:
     where = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     slug = "".join(c if c.isalnum() else "-" for c in where.lower()).strip("-")
     return f"bench-{slug}" + ("-model-only" if model_only else "")
+
+
+def cpu_vector_flags() -> list[str]:
+    """Which of avx2, avx512f, avx512_vnni the CPU has: timings differ 2-3x between these kinds."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [flag for flag in ("avx2", "avx512f", "avx512_vnni") if flag in flags]
 
 
 def cpu_name() -> str:
@@ -231,11 +244,11 @@ def run_bench(
 
 
 def markdown_table(rows: Sequence[BenchRow]) -> str:
-    head = ["backend", "size", "batch", *STAGES, "pipeline", "ceiling", "ratio"]
+    head = ["backend", "model", "size", "batch", *STAGES, "pipeline", "ceiling", "ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         stages = [f"{row.stage_fps[s]:.1f}" for s in STAGES]
-        cells = [row.backend, row.resolution, str(row.batch), *stages,
+        cells = [row.backend, row.model, row.resolution, str(row.batch), *stages,
                  f"**{row.pipeline_fps:.1f}**", f"{row.ceiling_fps:.1f}", f"{row.ratio:.2f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -251,7 +264,7 @@ def bar_chart(rows: Sequence[BenchRow], path: Path) -> None:
                 (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
     for i, row in enumerate(rows):
         top = 40 + i * (bar + gap)
-        label = f"{row.backend} {row.resolution} b{row.batch}"
+        label = f"{row.backend} {row.model} {row.resolution} b{row.batch}"
         cv2.putText(image, label, (10, top + bar - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         left = label_width
         cv2.rectangle(image, (left, top), (left + int(row.pipeline_fps * scale), top + bar), (180, 110, 40), -1)

@@ -16,7 +16,8 @@ from .backends import BACKEND_NAMES, available_backends
 from .colorizer import Colorizer
 from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
-from .model import SIZE_MULTIPLE
+from .models import SIZE_MULTIPLE
+from .models.presets import MODEL_NAMES, PRESETS
 from .temporal import DEFAULT_SMOOTH
 
 log = logging.getLogger("vidcolor")
@@ -54,8 +55,10 @@ def _crf(text: str) -> int:
 
 
 def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
-    parser.add_argument("--weights", type=Path, help="colorizer checkpoint (default: the shipped weights)")
-    parser.add_argument("--size", type=_model_size, default=256, help="model working size, short side (default: 256)")
+    parser.add_argument("--model", choices=MODEL_NAMES, default="auto",
+                        help="shipped model: fast (the CPU default), quality (the GPU default); auto picks by backend")
+    parser.add_argument("--weights", type=Path, help="a colorizer checkpoint instead of a shipped model")
+    parser.add_argument("--size", type=_model_size, help="model working size, short side (default: the model's)")
     if backend:
         parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend")
 
@@ -96,7 +99,7 @@ def _colorize(args: argparse.Namespace) -> int:
     source: Path = args.input
     if not source.exists():
         raise InputError(f"input not found: {source}")
-    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
     if source.is_dir():
         count = colorize_image_folder(colorizer, source, args.output, overwrite=args.overwrite, progress=not args.quiet)
         log.info("wrote %d images to %s", count, args.output)
@@ -129,10 +132,18 @@ def build_train_parser() -> argparse.ArgumentParser:
     budget.add_argument("--minutes", type=float, help="wall-clock minutes to train")
     parser.add_argument("--crop", type=_model_size, default=128, help="training crop side (default: 128)")
     parser.add_argument("--batch", type=_positive_int, default=16, help="crops per step (default: 16)")
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: 2e-3)")
+    parser.add_argument("--model", choices=tuple(PRESETS), default="fast", help="the preset to train (default: fast)")
+    parser.add_argument("--bins", action="store_true",
+                        help="classify a*b* into bins (annealed-mean output) instead of regressing it")
+    parser.add_argument("--encoder", type=Path, default=Path("../shared/models/mobilenet_v2_1.0_224_quant.tflite"),
+                        help="the MobileNetV2 ImageNet .tflite file the encoder starts from")
+    parser.add_argument("--finetune-from", type=float, metavar="FRACTION",
+                        help="from this fraction of the budget on, also train the deepest encoder stage (0.1x rate)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
     parser.add_argument("--rebalance", type=float, default=0.5, metavar="MIX",
                         help="class-rebalancing mix with the uniform prior, 0 disables it (default: 0.5)")
     parser.add_argument("--workers", type=int, default=1, help="data loading processes (default: 1)")
+    parser.add_argument("--threads", type=_positive_int, help="CPU threads for the network (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
     _add_message_flags(parser)
@@ -144,7 +155,9 @@ def _train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(
         data=str(args.data), out=str(args.out), steps=args.steps, minutes=args.minutes, crop=args.crop,
-        batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers, seed=args.seed,
+        model=args.model, ab_bins=args.bins, encoder=str(args.encoder), finetune_from=args.finetune_from,
+        batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers,
+        threads=args.threads, seed=args.seed,
     )  # fmt: skip
     command = shlex.join(["vidcolor", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
     summary = train(config, resume=args.resume, progress_bar=not args.quiet, command=command)
@@ -167,7 +180,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
 def _eval(args: argparse.Namespace) -> int:
     from .train.evaluate import evaluate
 
-    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
     scores = evaluate(colorizer, args.photos, limit=args.limit, sheet=args.sheet, progress=not args.quiet)
     print(format_scores(scores))
     if args.json:
@@ -234,14 +247,17 @@ def _bench(args: argparse.Namespace) -> int:
     from .colorizer import working_size
 
     names = args.backends or available_backends()
-    colorizers = {name: Colorizer(backend=name, size=args.size, weights=args.weights) for name in names}
+    colorizers = {
+        name: Colorizer(backend=name, size=args.size, weights=args.weights, model=args.model) for name in names
+    }
     model_only: dict[str, float] = {}
     rows = []
     if args.model_only:
-        shape = working_size(1080, 1920, args.size)
+        shape = working_size(1080, 1920, next(iter(colorizers.values())).size)
         for name, colorizer in colorizers.items():
             for batch in args.batches:
-                model_only[f"{name} batch {batch} {shape[0]}x{shape[1]}"] = model_only_fps(colorizer, batch, shape)
+                case = f"{name} {colorizer.model_name} batch {batch} {shape[0]}x{shape[1]}"
+                model_only[case] = model_only_fps(colorizer, batch, shape)
     else:
         if not args.clip.is_file():
             raise InputError(f"clip not found: {args.clip}")
@@ -282,7 +298,7 @@ def _eval_video(args: argparse.Namespace) -> int:
     clips = sorted(args.clips.glob("*.mp4"))
     if not clips:
         raise InputError(f"no .mp4 clips in {args.clips}")
-    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
     shown = run_name(max(args.smooth))  # the strongest smoothing: its cuts are logged, its frames drawn
     results = []
     for clip in clips:
@@ -346,7 +362,7 @@ def _live(args: argparse.Namespace) -> int:
                                  loop=args.loop)  # fmt: skip
     capture = Capture(open_reader, name=args.source)  # before the model loads: a dead source fails fast
     try:
-        colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights)
+        colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
     except BaseException:
         capture.stop()
         raise

@@ -94,6 +94,11 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(linear)
 
 
+def lightness_to_grey(lightness: torch.Tensor) -> torch.Tensor:
+    """L* (any shape) -> the sRGB value in [0, 1] of the neutral grey with that lightness."""
+    return linear_to_srgb(_lab_f_inverse((lightness + 16) / 116))
+
+
 def luma_to_lightness_table(full_range: bool, device: torch.device | str = "cpu") -> torch.Tensor:
     """The 256-entry table Y' -> L*.
 

@@ -9,10 +9,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .backends import BackendName, create_backend
-from .checkpoint import load_model
+from .backends import BackendName, check_backend, create_backend
 from .color import YuvFormat, lab_to_chroma, lab_to_rgb, luma_to_lightness_table, rgb_to_lab
-from .model import SIZE_MULTIPLE
+from .models import SIZE_MULTIPLE
+from .models.checkpoint import load_model
+from .models.presets import ModelName, choose_preset, shipped_weights
 from .temporal import TemporalSmoother
 
 log = logging.getLogger("vidcolor")
@@ -27,15 +28,24 @@ def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
 
 
 class Colorizer:
-    """Predicts colour from lightness. Loads the shipped weights unless ``weights`` names a checkpoint."""
+    """Predicts colour from lightness with a shipped model preset (``model``: ``fast``, ``quality``, or ``auto``
+    for fast on the CPU and quality on a GPU), or the checkpoint ``weights`` names. ``size`` (the working
+    short side) defaults to the preset's."""
 
-    def __init__(self, *, backend: BackendName = "auto", size: int = 256, weights: str | Path | None = None) -> None:
+    def __init__(
+        self, *, backend: BackendName = "auto", size: int | None = None, weights: str | Path | None = None,
+        model: ModelName = "auto",
+    ) -> None:  # fmt: skip
+        check_backend(backend)
+        preset = choose_preset(model, backend)
+        size = preset.size if size is None else size
         if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
         self.size = size
-        self.backend = create_backend(backend, load_model(weights))
+        self.model_name = preset.name if weights is None else Path(weights).name
+        self.backend = create_backend(backend, load_model(weights if weights is not None else shipped_weights(preset)))
         self._lightness_tables: dict[bool, torch.Tensor] = {}
-        log.info("backend %s, working size %d", self.backend.describe(), size)
+        log.info("backend %s, model %s, working size %d", self.backend.describe(), self.model_name, size)
 
     @property
     def device(self) -> torch.device:

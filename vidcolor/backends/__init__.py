@@ -6,9 +6,9 @@ import logging
 from typing import Literal
 
 import torch
+from torch import nn
 
 from ..errors import BackendUnavailable
-from ..model import ColorizerNet
 from .base import Backend
 from .pytorch import TorchCPUBackend, TorchCUDABackend
 
@@ -33,19 +33,24 @@ def available_backends() -> list[str]:
     return names
 
 
-def create_backend(name: BackendName, model: ColorizerNet) -> Backend:
-    """Build the named backend; ``auto`` takes TensorRT, then CUDA, then CPU — the first this machine can run."""
+def check_backend(name: str) -> None:
+    """Raise BackendUnavailable if this machine cannot run backend ``name`` (before any weights are loaded)."""
     if name not in BACKEND_NAMES:
         raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
-    if name == "cpu":
-        return TorchCPUBackend(model)
     if name == "tensorrt" and TensorRTBackend is None:
         raise BackendUnavailable(
             "backend tensorrt: the tensorrt package is not installed (pip install 'vidcolor[tensorrt]')"
         )
-    cuda_ok = torch.cuda.is_available()
-    if name in ("cuda", "tensorrt") and not cuda_ok:
+    if name in ("cuda", "tensorrt") and not torch.cuda.is_available():
         raise BackendUnavailable(f"backend {name}: no CUDA GPU is visible to PyTorch")
+
+
+def create_backend(name: BackendName, model: nn.Module) -> Backend:
+    """Build the named backend; ``auto`` takes TensorRT, then CUDA, then CPU — the first this machine can run."""
+    check_backend(name)
+    if name == "cpu":
+        return TorchCPUBackend(model)
+    cuda_ok = torch.cuda.is_available()
     if name == "tensorrt":
         return TensorRTBackend(model)
     if name == "auto" and not cuda_ok:
@@ -58,4 +63,4 @@ def create_backend(name: BackendName, model: ColorizerNet) -> Backend:
     return TorchCUDABackend(model)
 
 
-__all__ = ["BACKEND_NAMES", "Backend", "BackendName", "available_backends", "create_backend"]
+__all__ = ["BACKEND_NAMES", "Backend", "BackendName", "available_backends", "check_backend", "create_backend"]

@@ -7,6 +7,7 @@ typing is the recommended mode. The same graph runs on onnxruntime, which is how
 
 from __future__ import annotations
 
+from copy import deepcopy
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from ..model import SIZE_MULTIPLE, ColorizerNet
+from ..models import SIZE_MULTIPLE
 
 Precision = Literal["fp32", "fp16"]
 INPUT_NAME, OUTPUT_NAME = "lightness", "ab"
@@ -25,7 +26,7 @@ MAX_BATCH = 64
 class _FixedPrecision(nn.Module):
     """Runs the network in ``dtype`` behind float32 input and output."""
 
-    def __init__(self, model: ColorizerNet, dtype: torch.dtype) -> None:
+    def __init__(self, model: nn.Module, dtype: torch.dtype) -> None:
         super().__init__()
         self.model, self.dtype = model.to(dtype), dtype
 
@@ -33,12 +34,11 @@ class _FixedPrecision(nn.Module):
         return self.model(lightness.to(self.dtype)).float()
 
 
-def export_onnx(model: ColorizerNet, path: str | Path, *, precision: Precision = "fp32") -> Path:
+def export_onnx(model: nn.Module, path: str | Path, *, precision: Precision = "fp32") -> Path:
     """Write ``model`` (a copy of it, in eval mode) as ONNX with dynamic batch, height and width."""
     if precision not in ("fp32", "fp16"):
         raise ValueError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
-    copy = ColorizerNet(model.config)
-    copy.load_state_dict(model.state_dict())
+    copy = deepcopy(model)
     wrapped = _FixedPrecision(copy, torch.float16 if precision == "fp16" else torch.float32).eval()
     example = torch.rand(1, 1, 4 * SIZE_MULTIPLE, 7 * SIZE_MULTIPLE) * 100
     dynamic = {INPUT_NAME: {0: Dim("batch", min=1, max=MAX_BATCH), 2: Dim.AUTO, 3: Dim.AUTO}}

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import tensorrt as trt
 import torch
+from torch import nn
 
 from ..errors import BackendUnavailable
-from ..model import SIZE_MULTIPLE, ColorizerNet
+from ..models import SIZE_MULTIPLE
 from .base import Backend, leave_host_cores_to_codecs
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
 
@@ -59,7 +60,7 @@ def default_engine_dir() -> Path:
     return checkout if checkout.is_dir() else Path.home() / ".cache" / "vidcolor" / "engines"
 
 
-def weights_digest(model: ColorizerNet) -> str:
+def weights_digest(model: nn.Module) -> str:
     digest = hashlib.sha256()
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
@@ -67,14 +68,14 @@ def weights_digest(model: ColorizerNet) -> str:
     return digest.hexdigest()[:12]
 
 
-def engine_path(model: ColorizerNet, profile: ShapeProfile, engine_dir: Path) -> Path:
+def engine_path(model: nn.Module, profile: ShapeProfile, engine_dir: Path) -> Path:
     """One engine per GPU model, TensorRT version, precision, shape profile — and weights."""
     gpu = torch.cuda.get_device_name().replace(" ", "_").replace("/", "_")
     name = f"colorizer-{gpu}-trt{trt.__version__}-{PRECISION}-{profile.tag()}-{weights_digest(model)}.engine"
     return engine_dir / name
 
 
-def build_engine(model: ColorizerNet, profile: ShapeProfile, path: Path, logger: trt.ILogger) -> None:
+def build_engine(model: nn.Module, profile: ShapeProfile, path: Path, logger: trt.ILogger) -> None:
     """Export ONNX with fp16 inside, build a strongly typed engine for ``profile``, write it atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -100,7 +101,7 @@ class TensorRTBackend(Backend):
     NAME = "tensorrt"
 
     def __init__(
-        self, model: ColorizerNet, *, profile: ShapeProfile = ShapeProfile(), engine_dir: Path | None = None
+        self, model: nn.Module, *, profile: ShapeProfile = ShapeProfile(), engine_dir: Path | None = None
     ) -> None:
         if not torch.cuda.is_available():
             raise BackendUnavailable("backend tensorrt: no CUDA GPU is visible to PyTorch")

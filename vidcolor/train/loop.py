@@ -1,7 +1,10 @@
-"""The training loop: random crops -> Lab on the device -> L* in, a*b* out -> rebalanced smooth-L1.
+"""The training loop: random crops -> Lab on the device -> L* in, a*b* out -> rebalanced loss.
 
-AdamW with warm-up and a cosine decay over the budget (steps or minutes), mixed precision on CUDA, a
-resumable state file beside the output, and the shipped fp16 format at the end.
+The network is a preset's (`vidcolor/models/presets.py`) on MobileNetV2's ImageNet weights, read from the
+TFLite file. The encoder stays frozen while the decoder learns; from ``finetune_from`` (a fraction of the
+budget) its deepest stage trains too, at ``finetune_lr_scale`` times the rate. AdamW with warm-up and a cosine
+decay over the budget (steps or minutes), mixed precision on CUDA, a resumable state file beside the output,
+and the shipped fp16 format at the end (the whole network, encoder included).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,12 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..checkpoint import save_checkpoint
 from ..color import rgb_to_lab
-from ..model import ColorizerNet, ModelConfig
+from ..models.checkpoint import save_checkpoint
+from ..models.mobile_unet import MobileUNet
+from ..models.mobilenetv2 import TAP_BLOCKS
+from ..models.presets import PRESETS
+from ..models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
 from .data import RandomCrops, list_images
 from .losses import Rebalancing, ab_histogram, colour_loss
 
@@ -36,18 +42,28 @@ class TrainConfig:
     out: str
     steps: int | None = None
     minutes: float | None = None
+    model: str = "fast"  # a preset: its architecture is what gets trained
+    ab_bins: bool = False  # classification over a*b* bins instead of the preset's regression head
+    encoder: str = str(DEFAULT_TFLITE)
+    finetune_from: float | None = None  # fraction of the budget after which the deepest encoder stage trains too
+    finetune_lr_scale: float = 0.1
     crop: int = 128
     batch: int = 16
-    lr: float = 2e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     rebalance_mix: float | None = 0.5  # None: plain smooth-L1
     workers: int = 1
+    threads: int | None = None  # CPU threads for the network (default: PyTorch's)
     seed: int = 0
     checkpoint_minutes: float = 5.0
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
             raise ValueError("give exactly one budget: steps or minutes")
+        if self.model not in PRESETS:
+            raise ValueError(f"model must be one of {', '.join(PRESETS)}, got {self.model!r}")
+        if self.finetune_from is not None and not 0.0 <= self.finetune_from < 1.0:
+            raise ValueError(f"finetune_from must be in [0, 1), got {self.finetune_from}")
         if self.crop % 32:
             raise ValueError(f"crop must be a multiple of 32, got {self.crop}")
 
@@ -77,6 +93,20 @@ def estimate_rebalancing(images: list, mix: float, device: torch.device, seed: i
     return Rebalancing.from_histogram(counts, mix=mix)
 
 
+def build_network(config: TrainConfig) -> MobileUNet:
+    """The preset's network on the ImageNet encoder, the encoder frozen."""
+    architecture = replace(PRESETS[config.model].config, ab_bins=config.ab_bins)
+    model = MobileUNet(architecture, encoder=load_imagenet_mobilenetv2(config.encoder, in_channels=1))
+    model.encoder.requires_grad_(False)
+    return model
+
+
+def deep_encoder_parameters(model: MobileUNet) -> list[torch.nn.Parameter]:
+    """The stride-32 stage (the blocks after the stride-16 tap) and the 1280-d layer: what fine-tuning frees."""
+    blocks = model.encoder.blocks[TAP_BLOCKS[3] + 1 :]
+    return [p for module in (*blocks, model.encoder.last) for p in module.parameters()]
+
+
 def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
     """Linear warm-up, then cosine decay to zero at ``progress`` = 1."""
     warm = min(1.0, (step + 1) / WARMUP_STEPS)
@@ -92,12 +122,20 @@ def train(
     """
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    torch.set_flush_denormal(True)  # tiny activations otherwise slow CPU convolutions several-fold
     images = list_images(config.data)
-    model = ColorizerNet(ModelConfig()).to(device)
+    model = build_network(config).to(device)
     if device.type == "cuda":  # tensor-core friendly layout; fixed crop size, so cuDNN may pick its fastest kernels
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    deep_encoder = deep_encoder_parameters(model)
+    decoder = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": decoder, "scale": 1.0}, {"params": deep_encoder, "scale": config.finetune_lr_scale}],
+        lr=config.lr, weight_decay=config.weight_decay,
+    )  # fmt: skip
     step, elapsed, rebalancing = 0, 0.0, None
     saved = state_path(config.out)
     if resume and saved.is_file():
@@ -121,6 +159,16 @@ def train(
     def fraction_done() -> float:
         return step / budget if config.steps is not None else elapsed / budget
 
+    def unfreeze_when_due() -> None:
+        if (
+            config.finetune_from is not None
+            and fraction_done() >= config.finetune_from
+            and not deep_encoder[0].requires_grad
+        ):
+            for p in deep_encoder:
+                p.requires_grad_(True)
+            log.info("step %d: fine-tuning the deepest encoder stage from here", step)
+
     def save_state() -> None:
         torch.save({
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed,
@@ -137,11 +185,14 @@ def train(
     while fraction_done() < 1.0:
         for rgb in loader:
             lightness, ab = lab_batch(rgb, device)
+            unfreeze_when_due()
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step, fraction_done())
+                group["lr"] = learning_rate(config, step, fraction_done()) * group["scale"]
             with autocast:
-                predicted = model(lightness)
-            loss = colour_loss(predicted.float(), ab, rebalancing)
+                predicted = model.head_output(lightness).float()  # at the output stride
+            # The loss is taken at the head's resolution, against the truth averaged down to it.
+            target = torch.nn.functional.interpolate(ab, size=predicted.shape[-2:], mode="area")
+            loss = colour_loss(predicted, target, rebalancing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -168,7 +219,7 @@ def train(
     }  # fmt: skip
     save_checkpoint(model.eval(), config.out, info={"training": summary})
     card = {
-        "architecture": f"ColorizerNet {asdict(model.config)}",
+        "architecture": f"MobileUNet {asdict(model.config)} on MobileNetV2 1.0 (ImageNet, {Path(config.encoder).name})",
         "parameters": sum(p.numel() for p in model.parameters()),
         "weights": f"{Path(config.out).name}, float16 state dict, load with weights_only=True",
         "training": summary,

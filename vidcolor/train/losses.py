@@ -12,15 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-AB_LIMIT = 110.0
-BIN_SIZE = 10.0
-BINS_PER_AXIS = int(2 * AB_LIMIT / BIN_SIZE)  # 22 x 22 grid over a*, b* in [-110, 110)
-
-
-def ab_bin_index(ab: torch.Tensor) -> torch.Tensor:
-    """a*b* (B, 2, H, W) -> flat bin index (B, H, W) on the BINS_PER_AXIS^2 grid."""
-    cells = ((ab + AB_LIMIT) / BIN_SIZE).floor().long().clamp(0, BINS_PER_AXIS - 1)
-    return cells[:, 0] * BINS_PER_AXIS + cells[:, 1]
+from ..models.ab_bins import BIN_SIZE, BINS_PER_AXIS, soft_encode
+from ..models.ab_bins import bin_index as ab_bin_index
 
 
 def ab_histogram(ab: torch.Tensor) -> torch.Tensor:
@@ -62,8 +55,15 @@ class Rebalancing:
 
 
 def colour_loss(predicted: torch.Tensor, target: torch.Tensor, rebalancing: Rebalancing | None) -> torch.Tensor:
-    """Smooth-L1 (beta 1 a*b* unit) on a*b*, each pixel weighted by the rarity of its true colour if rebalancing."""
-    per_pixel = F.smooth_l1_loss(predicted, target, beta=1.0, reduction="none").sum(dim=1, keepdim=True)
+    """Each pixel weighted by the rarity of its true colour a*b* ``target`` (B, 2, H, W) if rebalancing.
+
+    ``predicted`` a*b* (B, 2, H, W): smooth-L1 (beta 1 a*b* unit). Bin logits (B, Q, H, W): cross-entropy against
+    the soft-encoded truth (Zhang et al. 2016's classification loss).
+    """
+    if predicted.shape[1] == 2:
+        per_pixel = F.smooth_l1_loss(predicted, target, beta=1.0, reduction="none").sum(dim=1, keepdim=True)
+    else:
+        per_pixel = -(soft_encode(target) * F.log_softmax(predicted, dim=1)).sum(dim=1, keepdim=True)
     if rebalancing is not None:
         per_pixel = per_pixel * rebalancing.pixel_weights(target)
     return per_pixel.mean()

@@ -1,4 +1,5 @@
-"""The colorizer network: a small residual encoder with a U-Net style skip decoder, L* in, a*b* out."""
+"""The first colorizer network, kept so its checkpoints still load: a small residual encoder with a U-Net style
+skip decoder, L* in, a*b* out, learnt from scratch."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Every input side must divide by this: five stride-2 steps.
-SIZE_MULTIPLE = 32
+from .layers import conv_bn_relu
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,6 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if len(self.widths) != len(self.blocks) or len(self.widths) != 4:
             raise ValueError("widths and blocks must each name four stages")
-
-
-def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
 
 
 class BasicBlock(nn.Module):
@@ -62,7 +54,7 @@ class UpBlock(nn.Module):
 
     def __init__(self, cin: int, cskip: int, cout: int) -> None:
         super().__init__()
-        self.fuse = nn.Sequential(_conv_bn_relu(cin + cskip, cout), _conv_bn_relu(cout, cout))
+        self.fuse = nn.Sequential(conv_bn_relu(cin + cskip, cout), conv_bn_relu(cout, cout))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
@@ -76,7 +68,7 @@ class ColorizerNet(nn.Module):
         super().__init__()
         self.config = config
         w = config.widths
-        self.stem = _conv_bn_relu(1, config.stem_width, stride=2)  # 1/2
+        self.stem = conv_bn_relu(1, config.stem_width, stride=2)  # 1/2
         inputs = (config.stem_width, *w[:-1])
         self.stages = nn.ModuleList(
             _stage(cin, cout, depth) for cin, cout, depth in zip(inputs, w, config.blocks, strict=True)

@@ -1,0 +1,85 @@
+"""Contact sheet of held-out photos: grey | each model | truth, one labelled column per model.
+
+The photos are picked to span what people colorize: people, animals, food, plants, vehicles, rooms, landscapes.
+A model is a shipped preset name (fast, quality) or a checkpoint path (e.g. the previous shipped weights):
+
+    git show 713031d:vidcolor/weights/colorizer.pt > /tmp/previous.pt
+    python benchmarks/quality_sheet.py previous=/tmp/previous.pt fast quality --out benchmarks/quality_sheet.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidcolor import Colorizer
+from vidcolor.train.data import read_rgb
+from vidcolor.train.evaluate import grey_baseline
+
+HOLDOUT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos" / "holdout"
+PHOTOS = (
+    "streetfashion_000000", "streetfashion_000001", "lfwfaces_000000",  # people
+    "catsdogs_000000", "catsdogs_000001", "imagenetsamples_000000", "imagenetsamples_000001",  # animals
+    "imagenetsamples_000005",
+    "imagenetsamples_000011", "imagenetsamples_000012", "imagenetsamples_000013",  # food
+    "flowers_000000", "flowers_000001", "flowers_000002", "imagenetsamples_000016",  # plants
+    "camvid_000000", "camvid_000001", "imagenette_000038",  # vehicles
+    "interiors_000000", "interiors_000001", "interiors_000002",  # rooms
+    "intelscenes_000000", "intelscenes_000001", "imagenetsamples_000014",  # landscapes, sea
+)  # fmt: skip
+CELL_HEIGHT = 150
+LABEL_HEIGHT = 28
+
+
+def _cell(rgb: np.ndarray, width: int) -> np.ndarray:
+    return cv2.resize(rgb, (width, CELL_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def _label(text: str, width: int) -> np.ndarray:
+    band = np.full((LABEL_HEIGHT, width, 3), 255, np.uint8)
+    cv2.putText(band, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return band
+
+
+def make_sheet(models: dict[str, Colorizer], photos: list[Path], columns: int = 2) -> np.ndarray:
+    """Rows of grey | model … | truth; the photos split over ``columns`` side-by-side blocks."""
+    width = round(CELL_HEIGHT * 4 / 3)
+    gap = np.full((CELL_HEIGHT, 4, 3), 255, np.uint8)
+    names = ["grey", *models, "truth"]
+    rows = []
+    for path in photos:
+        truth = read_rgb(path).permute(1, 2, 0).numpy()
+        pictures = [grey_baseline(truth), *(c.colorize_image(truth) for c in models.values()), truth]
+        cells = [part for picture in pictures for part in (_cell(picture, width), gap)][:-1]
+        rows.append(np.concatenate(cells, axis=1))
+    header = np.concatenate([part for name in names for part in (_label(name, width), _label("", 4))][:-1], axis=1)
+    per_block = -(-len(rows) // columns)
+    blocks = []
+    for start in range(0, len(rows), per_block):
+        spaced = [np.pad(r, ((0, 4), (0, 0), (0, 0)), constant_values=255) for r in rows[start : start + per_block]]
+        blocks.append(np.concatenate([header, *spaced]))
+    height = max(b.shape[0] for b in blocks)
+    blocks = [np.pad(b, ((0, height - b.shape[0]), (0, 16), (0, 0)), constant_values=255) for b in blocks]
+    return np.concatenate(blocks, axis=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="NAME (a preset) or LABEL=CHECKPOINT")
+    parser.add_argument("--photos", type=Path, default=HOLDOUT, help="the holdout folder")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/quality_sheet.jpg"))
+    args = parser.parse_args()
+    models = {}
+    for spec in args.models:
+        label, _, weights = spec.partition("=")
+        models[label] = Colorizer(backend="cpu", weights=weights or None, model="auto" if weights else label)
+    sheet = make_sheet(models, [args.photos / f"{name}.webp" for name in PHOTOS])
+    cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+
+
+if __name__ == "__main__":
+    main()

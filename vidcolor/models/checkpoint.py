@@ -1,0 +1,70 @@
+"""Saving and loading colorizer weights: fp16 state dict plus the architecture and config that rebuild it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import WeightsError, first_line
+from .mobile_unet import MobileUNet, MobileUNetConfig
+from .resnet_unet import ColorizerNet, ModelConfig
+
+FORMAT = "vidcolor-colorizer/2"
+FORMAT_V1 = "vidcolor-colorizer/1"  # before architectures were named: always the ResNet U-Net
+
+# Architecture name -> (network class, its config class). The name is stored in every checkpoint.
+ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
+    "mobilenetv2-unet": (MobileUNet, MobileUNetConfig),
+    "resnet-unet": (ColorizerNet, ModelConfig),
+}
+
+
+def architecture_of(model: nn.Module) -> str:
+    for name, (network, _) in ARCHITECTURES.items():
+        if type(model) is network:
+            return name
+    raise TypeError(f"not a colorizer network: {type(model).__name__}")
+
+
+def build_model(architecture: str, config: dict[str, Any]) -> nn.Module:
+    """A fresh network from an architecture name and its config as stored in JSON (lists for tuples)."""
+    network, config_class = ARCHITECTURES[architecture]
+    return network(config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}))
+
+
+def config_dict(model: nn.Module) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.config).items()}
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, info: dict[str, Any] | None = None) -> None:
+    """Write the model as fp16 weights with its architecture and config, loadable with ``weights_only=True``."""
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+    torch.save({"format": FORMAT, "architecture": architecture_of(model), "config": config_dict(model),
+                "state_dict": state, "info": info or {}}, path)  # fmt: skip
+
+
+def load_model(path: str | Path) -> nn.Module:
+    """Rebuild the network from a checkpoint, in eval mode, float32."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several unrelated types for a bad file
+        raise WeightsError(f"cannot read weights {path}: not a loadable PyTorch checkpoint") from exc
+    fmt = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+    if fmt not in (FORMAT, FORMAT_V1):
+        raise WeightsError(f"{path} is not a vidcolor checkpoint (expected format {FORMAT})")
+    architecture = checkpoint.get("architecture", "resnet-unet")
+    if architecture not in ARCHITECTURES:
+        raise WeightsError(f"{path}: unknown architecture {architecture!r} (a newer vidcolor's checkpoint?)")
+    model = build_model(architecture, checkpoint["config"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"], strict=True)  # copies fp16 into the fp32 parameters
+    except RuntimeError as exc:
+        raise WeightsError(f"{path}: weights do not fit their stated architecture ({first_line(exc)[:80]})") from exc
+    return model.eval()

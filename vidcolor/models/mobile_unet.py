@@ -1,0 +1,83 @@
+"""The colorizer on a pretrained encoder: MobileNetV2 (ImageNet) taps -> U-Net decoder -> a*b*.
+
+The encoder sees L* as the sRGB grey it came from, in the [-1, 1] range its ImageNet weights expect; it keeps
+its semantics without colour (66 % top-1 on grey photos). The decoder climbs back from stride 32, fusing the
+skip tap at each scale; the pooled 1280-d scene descriptor joins at the bottleneck ("classifier fusion"), so
+a whole-picture guess (beach, kitchen, forest) can steer local colours. a*b* leaves at the decoder's last
+stride and is upsampled bilinearly: colour is smooth, and the output's detail comes from the input's own luma.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..color import lightness_to_grey
+from .ab_bins import BINS_PER_AXIS, annealed_mean
+from .layers import conv_bn_relu
+from .mobilenetv2 import LAST_WIDTH, TAP_CHANNELS, MobileNetV2
+
+
+@dataclass(frozen=True)
+class MobileUNetConfig:
+    """``decoder_widths`` are the decoder's channels at strides 32, 16, 8, 4, 2 — as many as given, so their
+    number sets the output stride (4 widths: a*b* at stride 4)."""
+
+    decoder_widths: tuple[int, ...] = (192, 128, 64, 48, 32)
+    scene_width: int = 128  # the pooled 1280-d descriptor projected to this many channels; 0: not used
+    ab_bins: bool = False  # head: a*b* directly (regression), or logits over a*b* bins and their annealed mean
+    ab_scale: float = 110.0  # regression head: a*, b* of sRGB colours stay within about ±110
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.decoder_widths) <= len(TAP_CHANNELS):
+            raise ValueError(f"decoder_widths must name 1 to {len(TAP_CHANNELS)} stages, got {self.decoder_widths}")
+
+    @property
+    def output_stride(self) -> int:
+        return 32 // 2 ** (len(self.decoder_widths) - 1)
+
+
+class MobileUNet(nn.Module):
+    """L* (B, 1, H, W) in [0, 100] -> a*b* (B, 2, H, W); H and W multiples of SIZE_MULTIPLE."""
+
+    def __init__(self, config: MobileUNetConfig = MobileUNetConfig(), encoder: MobileNetV2 | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = encoder if encoder is not None else MobileNetV2(in_channels=1)
+        widths = config.decoder_widths
+        self.scene = nn.Linear(LAST_WIDTH, config.scene_width) if config.scene_width else None
+        skips = TAP_CHANNELS[::-1]  # channels at strides 32, 16, 8, 4, 2
+        self.bottleneck = conv_bn_relu(skips[0] + config.scene_width, widths[0])
+        self.ups = nn.ModuleList(
+            conv_bn_relu(cin + cskip, cout) for cin, cskip, cout in zip(widths, skips[1:], widths[1:], strict=False)
+        )  # fmt: skip
+        # Bins: a 1x1 head (a 3x3 over hundreds of outputs would cost more than the whole decoder).
+        self.head = (
+            nn.Conv2d(widths[-1], BINS_PER_AXIS**2, 1) if config.ab_bins else nn.Conv2d(widths[-1], 2, 3, padding=1)
+        )
+        nn.init.zeros_(self.head.weight)  # start from grey (or a uniform spread of bins): no colour beats a random one
+        nn.init.zeros_(self.head.bias)
+
+    def head_output(self, lightness: torch.Tensor) -> torch.Tensor:
+        """What the loss sees, at the output stride s: a*b* (B, 2, H/s, W/s), or bin logits (B, Q, H/s, W/s)."""
+        grey = lightness_to_grey(lightness) * (255 / 128) - 1  # the uint8 (q - 128) / 128 of the ImageNet weights
+        taps, scene = self.encoder.features(grey)  # strides 2 … 32; (B, 1280)
+        x = taps.pop()  # (B, 320, H/32, W/32)
+        if self.scene is not None:
+            context = F.relu(self.scene(scene))[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+            x = torch.cat((x, context), dim=1)
+        x = self.bottleneck(x)
+        for up in self.ups:
+            skip = taps.pop()
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = up(torch.cat((x, skip), dim=1))
+        out = self.head(x)
+        return out if self.config.ab_bins else torch.tanh(out) * self.config.ab_scale
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        out = self.head_output(lightness)
+        ab = annealed_mean(out) if self.config.ab_bins else out  # (B, 2, H/s, W/s)
+        return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)

@@ -1,0 +1,64 @@
+"""Model presets as data: a name -> architecture config, shipped weights file, working size."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from ..errors import WeightsError
+from .mobile_unet import MobileUNetConfig
+
+log = logging.getLogger("vidcolor")
+
+ModelName = Literal["auto", "fast", "quality"]
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    config: MobileUNetConfig  # what `vidcolor train --model NAME` builds
+    size: int  # working short side
+    purpose: str
+
+    @property
+    def weights(self) -> Path:
+        return WEIGHTS_DIR / f"{self.name}.pt"
+
+    @property
+    def card(self) -> Path:
+        return self.weights.with_suffix(".json")
+
+
+PRESETS: dict[str, Preset] = {
+    "fast": Preset("fast", MobileUNetConfig(decoder_widths=(128, 96, 64, 32), scene_width=128), 256,
+                   "the CPU default: a*b* at stride 4 from a slim decoder"),
+    "quality": Preset("quality", MobileUNetConfig(decoder_widths=(192, 128, 64, 48, 32), scene_width=128), 256,
+                      "the GPU default: a wider decoder, a*b* at stride 2"),
+}  # fmt: skip
+MODEL_NAMES: tuple[str, ...] = ("auto", *PRESETS)
+
+
+def choose_preset(name: ModelName, backend: str) -> Preset:
+    """``auto``: ``fast`` where the model runs on the CPU, ``quality`` on a GPU; the choice is logged."""
+    if name != "auto":
+        if name not in PRESETS:
+            raise WeightsError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+        return PRESETS[name]
+    on_gpu = backend in ("cuda", "tensorrt") or (backend == "auto" and torch.cuda.is_available())
+    preset = PRESETS["quality" if on_gpu else "fast"]
+    log.info("model %s (auto: %s)", preset.name, "GPU" if on_gpu else "CPU")
+    return preset
+
+
+def shipped_weights(preset: Preset) -> Path:
+    if not preset.weights.is_file():
+        raise WeightsError(
+            f"no trained weights are installed for model {preset.name} ({preset.weights} is missing); "
+            f"train them with `vidcolor train --model {preset.name}` or pass --weights PATH"
+        )
+    return preset.weights
