@@ -126,3 +126,8 @@ def test_unknown_backend_is_refused(weights):
 def test_cuda_backend_without_gpu_is_refused(weights):
     with pytest.raises(BackendUnavailable, match="no CUDA GPU"):
         Colorizer(backend="cuda", weights=weights)
+
+
+def test_a_model_and_a_checkpoint_together_are_refused(weights):
+    with pytest.raises(WeightsError, match="not both"):
+        Colorizer(backend="cpu", weights=weights, model="quality")

@@ -11,9 +11,10 @@ import torch.nn.functional as F
 
 from .backends import BackendName, check_backend, create_backend
 from .color import YuvFormat, lab_to_chroma, lab_to_rgb, luma_to_lightness_table, rgb_to_lab
+from .errors import WeightsError
 from .models import SIZE_MULTIPLE
 from .models.checkpoint import load_model
-from .models.presets import ModelName, choose_preset, shipped_weights
+from .models.presets import DEFAULT_SIZE, ModelName, choose_preset, shipped_weights
 from .temporal import TemporalSmoother
 
 log = logging.getLogger("vidcolor")
@@ -37,13 +38,18 @@ class Colorizer:
         model: ModelName = "auto",
     ) -> None:  # fmt: skip
         check_backend(backend)
-        preset = choose_preset(model, backend)
-        size = preset.size if size is None else size
+        if weights is None:
+            preset = choose_preset(model, backend)
+            weights, default_size, self.model_name = shipped_weights(preset), preset.size, preset.name
+        elif model != "auto":
+            raise WeightsError(f"give a shipped model ({model}) or a checkpoint ({weights}), not both")
+        else:
+            default_size, self.model_name = DEFAULT_SIZE, Path(weights).name
+        size = default_size if size is None else size
         if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
         self.size = size
-        self.model_name = preset.name if weights is None else Path(weights).name
-        self.backend = create_backend(backend, load_model(weights if weights is not None else shipped_weights(preset)))
+        self.backend = create_backend(backend, load_model(weights))
         self._lightness_tables: dict[bool, torch.Tensor] = {}
         log.info("backend %s, model %s, working size %d", self.backend.describe(), self.model_name, size)
 

@@ -16,6 +16,7 @@ log = logging.getLogger("vidcolor")
 
 ModelName = Literal["auto", "fast", "quality"]
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_SIZE = 256  # working short side of both presets, and of a checkpoint given by path
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "fast": Preset("fast", MobileUNetConfig(decoder_widths=(128, 96, 64, 32), scene_width=128), 256,
+    "fast": Preset("fast", MobileUNetConfig(decoder_widths=(128, 96, 64, 32), scene_width=128), DEFAULT_SIZE,
                    "the CPU default: a*b* at stride 4 from a slim decoder"),
-    "quality": Preset("quality", MobileUNetConfig(decoder_widths=(192, 128, 64, 48, 32), scene_width=128), 256,
+    "quality": Preset("quality", MobileUNetConfig(decoder_widths=(192, 128, 64, 48, 32), scene_width=128), DEFAULT_SIZE,
                       "the GPU default: a wider decoder, a*b* at stride 2"),
 }  # fmt: skip
 MODEL_NAMES: tuple[str, ...] = ("auto", *PRESETS)
