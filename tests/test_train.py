@@ -16,6 +16,7 @@ from media import picture
 
 from vidcolor import Colorizer
 from vidcolor.color import rgb_to_lab
+from vidcolor.models.ab_bins import BIN_SIZE, annealed_mean, bin_index, soft_encode
 from vidcolor.models.checkpoint import load_model
 from vidcolor.models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
 from vidcolor.train.evaluate import colourfulness, evaluate, grey_baseline
@@ -122,3 +123,13 @@ def test_eval_command_prints_table_and_json(photo_folder, weights, tmp_path):
     assert "vidcolor" in result.stdout and "grey" in result.stdout and "truth" in result.stdout
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["photos"] == 6 and set(scores) >= {"vidcolor", "grey", "truth"}
+
+
+def test_soft_encoding_and_annealed_mean_agree_on_a_colour():
+    """A true a*b* is encoded around its own bin; decoding a confident prediction of that bin gives it back."""
+    ab = torch.tensor([-35.0, 62.0]).view(1, 2, 1, 1).expand(1, 2, 3, 3)
+    target = soft_encode(ab)  # (1, Q, 3, 3)
+    torch.testing.assert_close(target.sum(dim=1), torch.ones(1, 3, 3))
+    assert (target.argmax(dim=1) == bin_index(ab)).all()
+    decoded = annealed_mean(torch.log(target) * 10)  # sharpened logits of the same distribution
+    assert (decoded - ab).abs().max() < BIN_SIZE / 2

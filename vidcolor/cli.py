@@ -140,8 +140,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--finetune-from", type=float, metavar="FRACTION",
                         help="from this fraction of the budget on, also train the deepest encoder stage (0.1x rate)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
-    parser.add_argument("--rebalance", type=float, default=0.5, metavar="MIX",
-                        help="class-rebalancing mix with the uniform prior, 0 disables it (default: 0.5)")
+    parser.add_argument("--rebalance", type=float, default=0.9, metavar="MIX",
+                        help="class-rebalancing mix with the uniform prior, 0 disables it (default: 0.9)")
     parser.add_argument("--workers", type=int, default=1, help="data loading processes (default: 1)")
     parser.add_argument("--threads", type=_positive_int, help="CPU threads for the network (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)

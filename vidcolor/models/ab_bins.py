@@ -31,5 +31,8 @@ def annealed_mean(logits: torch.Tensor, temperature: float = ANNEALING_TEMPERATU
 
 def soft_encode(ab: torch.Tensor, sigma: float = 5.0) -> torch.Tensor:
     """True a*b* (B, 2, H, W) -> a target distribution over the bins (B, Q, H, W): a Gaussian around it."""
-    distance2 = (ab.unsqueeze(1) - bin_centres(ab.device, ab.dtype)[None, :, :, None, None]).pow(2).sum(dim=2)
+    centres = bin_centres(ab.device, ab.dtype)  # (Q, 2)
+    # |ab - c|^2 expanded, so no (B, Q, 2, H, W) difference tensor is ever made
+    distance2 = ab.pow(2).sum(dim=1, keepdim=True) - 2 * torch.einsum("bchw,qc->bqhw", ab, centres)
+    distance2 = distance2 + centres.pow(2).sum(dim=1)[None, :, None, None]
     return torch.softmax(-distance2 / (2 * sigma**2), dim=1)

@@ -51,7 +51,7 @@ class TrainConfig:
     batch: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    rebalance_mix: float | None = 0.5  # None: plain smooth-L1
+    rebalance_mix: float | None = 0.9  # None: plain smooth-L1
     workers: int = 1
     threads: int | None = None  # CPU threads for the network (default: PyTorch's)
     seed: int = 0
