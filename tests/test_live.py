@@ -221,7 +221,7 @@ def test_live_colours_match_the_image_path(full_range):
     luma = grey if full_range else np.round(16 + grey * (219 / 255)).astype(np.uint8)  # the same picture, limited
     session = LiveSession(colorizer, LiveOptions(smooth=0.0, window=False))
     shown = session.view(session.colorize(LiveFrame(luma, full_range, captured_at=0.0))).astype(int)
-    # Measured 1.3 / 1.6 mean and 5 / 8 at the 99th percentile (4:2:0 chroma, 8-bit rounding); showing the same
-    # chroma as limited-range BT.709 instead reads 2.6 and 9-10.
-    assert np.abs(shown - expected).mean() < 1.9
-    assert np.percentile(np.abs(shown - expected), 99) < 9
+    # Measured with the fast model: 2.1 / 2.5 mean and 10 / 11 at the 99th percentile (4:2:0 chroma, 8-bit
+    # rounding); showing the same chroma as limited-range BT.709 instead reads 4.9 / 5.4 and 23 / 27.
+    assert np.abs(shown - expected).mean() < 3.2
+    assert np.percentile(np.abs(shown - expected), 99) < 16
