@@ -17,6 +17,7 @@ import time
 
 import torch
 
+from vidcolor.backends.pytorch import cpu_inference_model
 from vidcolor.bench import cpu_name, cpu_vector_flags
 from vidcolor.models.checkpoint import load_model
 from vidcolor.models.presets import PRESETS
@@ -24,7 +25,7 @@ from vidcolor.models.presets import PRESETS
 
 def time_models(models: dict[str, torch.nn.Module], shape: tuple[int, ...], rounds: int, runs: int) -> dict[str, float]:
     """Best-of-``rounds`` milliseconds per call; each round times every model in turn, so drift hits all alike."""
-    x = torch.rand(shape) * 100
+    x = (torch.rand(shape) * 100).contiguous(memory_format=torch.channels_last)  # as the CPU backend feeds it
     best = dict.fromkeys(models, float("inf"))
     with torch.inference_mode():
         for model in models.values():
@@ -52,7 +53,7 @@ def main() -> None:
     models = {}
     for spec in args.models:
         label, _, path = spec.partition("=")
-        models[label] = load_model(path or PRESETS[label].weights).eval()
+        models[label] = cpu_inference_model(load_model(path or PRESETS[label].weights))
     shape = (1, 1, args.height, args.width)
     result = {"cpu": cpu_name(), "cpu_flags": cpu_vector_flags(), "cores": os.cpu_count(), "torch": torch.__version__,
               "shape": list(shape), "ms_per_frame": {}}  # fmt: skip

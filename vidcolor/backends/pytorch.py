@@ -10,6 +10,15 @@ from torch import nn
 from .base import Backend, leave_host_cores_to_codecs
 
 
+def cpu_inference_model(model: nn.Module) -> nn.Module:
+    """The model as the CPU backend runs it: eval mode, float32, channels-last.
+
+    oneDNN's depthwise and 1x1 convolutions run faster on NHWC: the fast preset at 256x448 took 50 instead of
+    54 ms on one thread and 33 instead of 40 ms on two (AMD EPYC, avx512f).
+    """
+    return model.eval().to("cpu", torch.float32, memory_format=torch.channels_last)
+
+
 class TorchCPUBackend(Backend):
     NAME = "cpu"
 
@@ -20,14 +29,14 @@ class TorchCPUBackend(Backend):
         # Tiny activations would otherwise take the CPU's slow denormal path (seen: 10-20x per frame).
         torch.set_flush_denormal(True)
         self.device = torch.device("cpu")
-        self.model = model.eval().to(self.device)
+        self.model = cpu_inference_model(model)
 
     @torch.inference_mode()
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:
-        return self.model(lightness)
+        return self.model(lightness.contiguous(memory_format=torch.channels_last)).contiguous()
 
     def describe(self) -> str:
-        return f"cpu (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, float32)"
+        return f"cpu (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, float32, channels-last)"
 
 
 class TorchCUDABackend(Backend):
