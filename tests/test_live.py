@@ -119,6 +119,18 @@ def test_unopenable_sources_are_named(source, message):
     assert len(lines) == 1 and message in lines[0]
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland displays are a Linux matter")
+def test_no_display_is_one_line_suggesting_no_window(tmp_path, weights, monkeypatch):
+    """Without a display the window used to abort the process (Qt, exit 134); now it is refused up front."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=5)
+    result = run_cli("live", clip, "--frames", "3", "--weights", weights, "--size", TEST_SIZE)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no display" in lines[0] and "--no-window" in lines[0]
+
+
 def test_looped_file_plays_at_its_own_rate_and_keeps_going(tmp_path, weights):
     clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=10, fps=25)  # 0.4 s a loop
     colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=weights)

@@ -131,3 +131,11 @@ def test_cuda_backend_without_gpu_is_refused(weights):
 def test_a_model_and_a_checkpoint_together_are_refused(weights):
     with pytest.raises(WeightsError, match="not both"):
         Colorizer(backend="cpu", weights=weights, model="quality")
+
+
+def test_unreadable_weights_are_one_whole_sentence(tmp_path):
+    """The message names the file and what it is not, with no library text cut off mid-word behind it."""
+    (tmp_path / "junk.pt").write_bytes(b"\x00not a checkpoint\xff" * 64)
+    with pytest.raises(WeightsError) as caught:
+        load_model(tmp_path / "junk.pt")
+    assert str(caught.value) == f"cannot read weights {tmp_path / 'junk.pt'}: not a loadable PyTorch checkpoint"

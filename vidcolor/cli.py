@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -352,12 +353,22 @@ def build_live_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _display_available() -> bool:
+    """False on a Linux box with no X11 or Wayland display, where opening a window aborts the process (Qt)."""
+    if not sys.platform.startswith("linux"):
+        return True  # macOS and Windows always have a window server for a desktop session
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def _live(args: argparse.Namespace) -> int:
     from .capture import Capture, reader_factory
     from .live import LiveOptions, run_live
 
     if args.record_overlay and args.record is None:
         raise InputError("--record-overlay needs --record FILE")
+    if not args.no_window and not _display_available():
+        raise InputError("no display to open the window on (DISPLAY is not set); add --no-window to print the "
+                         "stats instead, and --record FILE to keep the video")  # fmt: skip
     open_reader = reader_factory(args.source, timeout=args.timeout, rtsp_transport=args.rtsp_transport,
                                  loop=args.loop)  # fmt: skip
     capture = Capture(open_reader, name=args.source)  # before the model loads: a dead source fails fast
