@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -129,6 +130,28 @@ def test_no_display_is_one_line_suggesting_no_window(tmp_path, weights, monkeypa
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no display" in lines[0] and "--no-window" in lines[0]
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_ctrl_c_exits_130_like_file_mode_and_quiet_prints_no_stats(tmp_path, weights, quiet):
+    clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=10, fps=25)
+    command = [sys.executable, "-m", "vidcolor", "live", str(clip), "--loop", "--no-window", "--weights", str(weights),
+               "--size", str(TEST_SIZE), *(["-q"] if quiet else [])]  # fmt: skip
+    live = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONUNBUFFERED="1"))  # fmt: skip
+    try:
+        first = ""
+        if quiet:
+            time.sleep(5)  # model loaded and several seconds of frames: a stats line would have been printed
+        else:
+            first = live.stdout.readline()  # running: stats once a second
+        live.send_signal(signal.SIGINT)
+        out, err = live.communicate(timeout=60)
+    finally:
+        live.kill()
+    assert live.returncode == 130, err
+    assert ("vidcolor live: " in first + out) is not quiet
+    assert "Traceback" not in err
 
 
 def test_looped_file_plays_at_its_own_rate_and_keeps_going(tmp_path, weights):

@@ -379,10 +379,11 @@ def _live(args: argparse.Namespace) -> int:
         raise
     options = LiveOptions(smooth=args.smooth, equalize=args.equalize, window=not args.no_window, frames=args.frames,
                           record=args.record, record_overlay=args.record_overlay, overwrite=args.overwrite,
-                          snapshot_dir=args.snapshot_dir)  # fmt: skip
+                          snapshot_dir=args.snapshot_dir,
+                          stats_every=float("inf") if args.quiet else LiveOptions.stats_every)  # fmt: skip
     result = run_live(capture, colorizer, options)
     log.info("%s", result.summary())
-    return 0
+    return EXIT_INTERRUPTED if result.interrupted else 0  # as file mode: a script can tell Ctrl-C from the end
 
 
 COMMANDS = {

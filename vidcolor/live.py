@@ -64,6 +64,7 @@ class LiveResult:
     latency_p50_ms: float
     latency_p95_ms: float
     source_fps: float  # over the last second before the end
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM, not by q, --frames or the end of a file
 
     @property
     def fps(self) -> float:
@@ -217,6 +218,7 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
     window: _Window | None = None
     recorder: Recorder | None = None
     started = last_print = time.monotonic()
+    interrupted = False
     try:
         if options.record is not None:  # refuse before the first frame (the recorder opens on it, to know the size)
             safe_output.check_output(Path(capture.name), options.record, overwrite=options.overwrite)
@@ -247,6 +249,7 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
                 last_print = time.monotonic()
     except KeyboardInterrupt:
         log.info("stopped")
+        interrupted = True
     finally:
         source_fps = capture.source_fps
         capture.stop()
@@ -255,7 +258,7 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
         if window is not None:
             window.close()
     return LiveResult(stats.frames, capture.dropped, capture.reconnects, time.monotonic() - started,
-                      stats.latency(50), stats.latency(95), source_fps)  # fmt: skip
+                      stats.latency(50), stats.latency(95), source_fps, interrupted)  # fmt: skip
 
 
 def _record(recorder: Recorder, picture: ColourPicture, at_seconds: float, lines: list[str] | None) -> None:
