@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import CLIPS_DIR, UdpStreamer, decode_frames, free_udp_port, write_video
+from media import CLIPS_DIR, UdpStreamer, decode_frames, frame_times, free_udp_port, write_video
 
 from vidcolor import Colorizer
 from vidcolor.bench import scaled_clip
@@ -48,6 +48,7 @@ def test_udp_stream_is_colorized_and_stats_printed(camera_clip, weights, tmp_pat
     assert "30 frames in" in result.stderr
     recorded = decode_frames(tmp_path / "rec.mp4")
     assert len(recorded) == 30 and (recorded[0].width, recorded[0].height) == (640, 360)
+    assert frame_times(tmp_path / "rec.mp4")[0] == 0.0  # no frozen lead-in while the stream was being opened
     chroma = recorded[-1].to_ndarray(format="yuv420p")[360:]
     assert np.abs(chroma.astype(int) - 128).mean() > 0.5  # coloured, not grey
 

@@ -218,7 +218,7 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
     window: _Window | None = None
     recorder: Recorder | None = None
     started = last_print = time.monotonic()
-    interrupted = False
+    interrupted, record_origin = False, 0.0
     try:
         if options.record is not None:  # refuse before the first frame (the recorder opens on it, to know the size)
             safe_output.check_output(Path(capture.name), options.record, overwrite=options.overwrite)
@@ -231,10 +231,13 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
                 stats.add(frame, time.monotonic())
                 lines = stats_lines(stats, capture, colorizer.backend.NAME, session)
                 if options.record is not None:
+                    if recorder is None:  # the recording starts at 0 with its first frame, not when we began waiting
+                        record_origin = frame.captured_at
                     recorder = recorder or Recorder(options.record, capture.name, picture.luma.shape[1],
                                                     picture.luma.shape[0], overwrite=options.overwrite,
                                                     crf=options.crf, preset=options.preset)  # fmt: skip
-                    _record(recorder, picture, frame.captured_at - started, lines if options.record_overlay else None)
+                    _record(recorder, picture, frame.captured_at - record_origin,
+                            lines if options.record_overlay else None)  # fmt: skip
                 if window is not None:
                     window.show(session.view(picture), lines)
             elif capture.ended:
