@@ -160,6 +160,13 @@ def _image_folder_to_file(tmp: Path, clip: Path) -> Scene:
     return [tmp / "stills", "-o", tmp / "taken.png", "-y"], [str(tmp / "taken.png"), "is a file"]
 
 
+@case("image-folder-to-video-name")
+def _image_folder_to_video_name(tmp: Path, clip: Path) -> Scene:
+    (tmp / "stills").mkdir()
+    cv2.imwrite(str(tmp / "stills" / "a.png"), picture(1, 96, 64))
+    return [tmp / "stills", "-o", tmp / "film.mp4"], [str(tmp / "film.mp4"), "needs an output folder"]
+
+
 @pytest.mark.parametrize("build", CASES)
 def test_refused_with_one_line(build: Callable[[Path, Path], Scene], tmp_path: Path, clip: Path, weights: Path) -> None:
     args, needles = build(tmp_path, clip)

@@ -15,6 +15,8 @@ from .errors import InputError, OutputError
 log = logging.getLogger("vidcolor")
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+# A new output folder named like a file is a mistake, not a wish: `-o film.mp4` must not become a folder.
+FILE_LIKE_SUFFIXES = IMAGE_SUFFIXES | {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".gif"}
 
 
 def is_image_path(path: Path) -> bool:
@@ -49,6 +51,8 @@ def colorize_image_folder(
         raise InputError(f"{folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     if output.exists() and not output.is_dir():
         raise OutputError(f"output {output} is a file; a folder of images needs an output folder")
+    if not output.exists() and output.suffix.lower() in FILE_LIKE_SUFFIXES:
+        raise OutputError(f"output {output} names a file; a folder of images needs an output folder")
     if output.resolve() == folder.resolve():
         raise OutputError(f"output folder {output} is the input folder; choose another")
     clashes = [output / p.name for p in images if (output / p.name).exists()]
