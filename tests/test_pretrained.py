@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from vidcolor.models.mobilenetv2 import TAP_CHANNELS
-from vidcolor.models.tflite_import import DEFAULT_TFLITE
+from vidcolor.models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
 
 pytest.importorskip("tflite", reason="the train extra (tflite, flatbuffers) is not installed")
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
@@ -41,8 +41,6 @@ def centre_224(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def classifier():
-    from vidcolor.models.tflite_import import load_imagenet_mobilenetv2
-
     return load_imagenet_mobilenetv2(TFLITE, classifier=True)
 
 
@@ -65,8 +63,6 @@ def test_rebuilt_classifier_names_what_it_sees(classifier):
 
 
 def test_grey_stem_equals_repeated_channels(classifier):
-    from vidcolor.models.tflite_import import load_imagenet_mobilenetv2
-
     grey_net = load_imagenet_mobilenetv2(TFLITE, in_channels=1)
     x = torch.rand(1, 1, 64, 96) * 2 - 1
     with torch.no_grad():

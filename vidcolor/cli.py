@@ -19,6 +19,7 @@ from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .models import SIZE_MULTIPLE
 from .models.presets import MODEL_NAMES, PRESETS
+from .models.tflite_import import DEFAULT_TFLITE
 from .temporal import DEFAULT_SMOOTH
 
 log = logging.getLogger("vidcolor")
@@ -136,7 +137,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", choices=tuple(PRESETS), default="fast", help="the preset to train (default: fast)")
     parser.add_argument("--bins", action="store_true",
                         help="classify a*b* into bins (annealed-mean output) instead of regressing it")
-    parser.add_argument("--encoder", type=Path, default=Path("../shared/models/mobilenet_v2_1.0_224_quant.tflite"),
+    parser.add_argument("--encoder", type=Path, default=DEFAULT_TFLITE,
                         help="the MobileNetV2 ImageNet .tflite file the encoder starts from")
     parser.add_argument("--finetune-from", type=float, metavar="FRACTION",
                         help="from this fraction of the budget on, also train the deepest encoder stage (0.1x rate)")

@@ -24,7 +24,6 @@ class Preset:
     name: str
     config: MobileUNetConfig  # what `vidcolor train --model NAME` builds
     size: int  # working short side
-    purpose: str
 
     @property
     def weights(self) -> Path:
@@ -36,10 +35,11 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "fast": Preset("fast", MobileUNetConfig(decoder_widths=(128, 96, 64, 32), scene_width=128), DEFAULT_SIZE,
-                   "the CPU default: a*b* at stride 4 from a slim decoder"),
-    "quality": Preset("quality", MobileUNetConfig(decoder_widths=(192, 128, 64, 48, 32), scene_width=128), DEFAULT_SIZE,
-                      "the GPU default: a wider decoder, a*b* at stride 2"),
+    # the CPU default: a*b* at stride 4 from a slim decoder
+    "fast": Preset("fast", MobileUNetConfig(decoder_widths=(128, 96, 64, 32), scene_width=128), DEFAULT_SIZE),
+    # the GPU default: a wider decoder, a*b* at stride 2
+    "quality": Preset("quality", MobileUNetConfig(decoder_widths=(192, 128, 64, 48, 32), scene_width=128),
+                      DEFAULT_SIZE),
 }  # fmt: skip
 MODEL_NAMES: tuple[str, ...] = ("auto", *PRESETS)
 
