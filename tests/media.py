@@ -38,6 +38,7 @@ def write_video(
     frame_times: list[float] | None = None,
     audio_seconds: float | None = None,
     audio_codec: str = "aac",
+    audio_language: str | None = None,
 ) -> Path:
     """Write a clip. ``frame_times`` (seconds) makes it variable frame rate; ``audio_seconds`` adds a tone."""
     time_base = Fraction(1, 90000) if frame_times else Fraction(1, fps)
@@ -51,6 +52,8 @@ def write_video(
         if audio_seconds:
             audio = container.add_stream(audio_codec, rate=48000)
             audio.layout = "mono"
+            if audio_language:
+                audio.metadata["language"] = audio_language
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(picture(i, width, height), format="rgb24").reformat(format=pix_fmt)
             frame.pts = round(frame_times[i] / time_base) if frame_times else i

@@ -92,9 +92,32 @@ def _audio_only(tmp: Path, clip: Path) -> Scene:
 # 5: outputs that cannot be written where asked
 
 
-@case("output-folder-missing")
-def _output_folder_missing(tmp: Path, clip: Path) -> Scene:
-    return [clip, "-o", tmp / "nowhere" / "out.mp4"], [str(tmp / "nowhere")]
+@pytest.mark.parametrize("suffix", [".webm", ".gif", ".avi", ".png", ""])
+def test_unwritable_video_suffix_is_refused_up_front(tmp_path: Path, clip: Path, weights: Path, suffix: str) -> None:
+    before = snapshot(tmp_path)
+    result = run_cli("--weights", weights, *FAST, clip, "-o", tmp_path / f"out{suffix}")
+    assert_one_line_error(result, str(tmp_path / f"out{suffix}"), ".mp4, .m4v, .mov, .mkv, .ts")
+    assert_untouched(tmp_path, before)
+
+
+def test_live_record_suffix_is_refused_before_the_stream_opens(tmp_path: Path, weights: Path) -> None:
+    result = run_cli("live", "udp://127.0.0.1:9", "--no-window", "--record", tmp_path / "rec.webm", "--timeout", "30",
+                     "--weights", weights, "--size", TEST_SIZE, timeout=20)  # fmt: skip
+    assert_one_line_error(result, "rec.webm", ".mp4")
+
+
+def test_missing_output_folders_are_created(tmp_path: Path, clip: Path, weights: Path) -> None:
+    """One rule for every mode: the output's missing parent folders are made, as a folder of images always did."""
+    cv2.imwrite(str(tmp_path / "still.png"), picture(0, 96, 64))
+    video_out, image_out = tmp_path / "a" / "b" / "out.mp4", tmp_path / "c" / "d" / "still.png"
+    record_out = tmp_path / "e" / "rec.mkv"
+    for args in ([clip, "-o", video_out], [tmp_path / "still.png", "-o", image_out],
+                 ["live", clip, "--no-window", "--frames", "3", "--record", record_out]):  # fmt: skip
+        result = run_cli(*args, "--weights", weights, "--size", TEST_SIZE, "--backend", "cpu", "-q")
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert len(decode_frames(video_out)) == CLIP_FRAMES
+    assert cv2.imread(str(image_out)).shape == (64, 96, 3)
+    assert len(decode_frames(record_out)) == 3
 
 
 @case("output-parent-is-file")

@@ -79,6 +79,17 @@ def test_audio_reencoded_when_container_refuses_codec(tmp_path, colorizer):
     assert _stream_seconds(tmp_path / "out.mp4", "audio") == pytest.approx(1.0, abs=0.05)
 
 
+@pytest.mark.parametrize(("suffix", "codec"), [(".mp4", "aac"), (".mov", "pcm_s16le")])
+def test_pcm_audio_becomes_aac_in_mp4_only_and_keeps_its_language(tmp_path, colorizer, suffix, codec):
+    src = write_video(tmp_path / "in.mov", frames=24, audio_seconds=1.0, audio_codec="pcm_s16le", audio_language="fra")
+    out = tmp_path / f"out{suffix}"
+    colorize_file(src, out, colorizer=colorizer)
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        assert (audio.codec_context.name, audio.metadata.get("language")) == (codec, "fra")
+    assert _stream_seconds(out, "audio") == pytest.approx(1.0, abs=0.05)
+
+
 def test_odd_size_is_cropped_to_even(tmp_path, colorizer):
     src = write_video(tmp_path / "odd.mkv", width=641, height=359, frames=5, pix_fmt="yuv444p")
     colorize_file(src, tmp_path / "out.mp4", colorizer=colorizer, crf=12)

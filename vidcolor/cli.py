@@ -20,6 +20,7 @@ from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .models import SIZE_MULTIPLE
 from .models.presets import MODEL_NAMES, PRESETS
 from .models.tflite_import import DEFAULT_TFLITE
+from .safe_output import check_video_suffix
 from .temporal import DEFAULT_SMOOTH
 
 log = logging.getLogger("vidcolor")
@@ -367,6 +368,8 @@ def _live(args: argparse.Namespace) -> int:
 
     if args.record_overlay and args.record is None:
         raise InputError("--record-overlay needs --record FILE")
+    if args.record is not None:
+        check_video_suffix(args.record)  # before a stream is waited for
     if not args.no_window and not _display_available():
         raise InputError("no display to open the window on (DISPLAY is not set); add --no-window to print the "
                          "stats instead, and --record FILE to keep the video")  # fmt: skip

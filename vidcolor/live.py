@@ -221,6 +221,7 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
     interrupted, record_origin = False, 0.0
     try:
         if options.record is not None:  # refuse before the first frame (the recorder opens on it, to know the size)
+            safe_output.check_video_suffix(options.record)
             safe_output.check_output(Path(capture.name), options.record, overwrite=options.overwrite)
         window = _Window(options.snapshot_dir) if options.window else None
         capture.start()

@@ -116,6 +116,7 @@ def colorize_file(
     draws the rate the frames are being colorized at onto each of them.
     """
     input_path, output_path = Path(input_path), Path(output_path)
+    safe_output.check_video_suffix(output_path)
     safe_output.check_output(input_path, output_path, overwrite=overwrite)
     source = FileSource(input_path)
     try:

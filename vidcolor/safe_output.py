@@ -7,22 +7,46 @@ from pathlib import Path
 
 from .errors import OutputError
 
+# Containers that hold H.264 and AAC and keep the source's timestamps. Not .avi (no per-frame timestamps: its
+# header claimed 600 fps for a 24 fps clip), nor .webm/.gif (no H.264).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".ts")
+
+
+def check_video_suffix(path: Path) -> None:
+    """Refuse, before any work, an output whose suffix names a container vidcolor cannot write."""
+    suffixes = ", ".join(VIDEO_SUFFIXES)
+    if path.is_dir():
+        raise OutputError(f"output {path} is a folder; give a file name ending in {suffixes}")
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        named = f"a {path.suffix} suffix" if path.suffix else "no suffix"
+        raise OutputError(f"output {path} has {named}; a video is written as H.264 in {suffixes}")
+
 
 def check_output(source: Path, output: Path, *, overwrite: bool) -> None:
-    """Refuse an output that is the input, exists without ``overwrite``, or sits where nothing can be written."""
+    """Refuse an output that is the input, exists without ``overwrite``, or sits where nothing can be written.
+
+    Missing parent folders are created, as for a folder of images, so every mode follows one rule.
+    """
     if _same_file(source, output):
         raise OutputError(f"output {output} is the input; choose another name")
     if output.is_dir():
         raise OutputError(f"output {output} is a folder; give a file name")
     if output.exists() and not overwrite:
         raise OutputError(f"output {output} exists; pass -y to overwrite it")
-    folder = output.parent
-    if not folder.exists():
-        raise OutputError(f"output folder {folder} does not exist")
+    folder = _nearest_existing(output.parent)
     if not folder.is_dir():
         raise OutputError(f"output folder {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {folder} is not writable")
+    output.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """``folder`` or its closest ancestor that exists: the one whose permissions decide whether we can write."""
+    folder = folder.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def _same_file(a: Path, b: Path) -> bool:

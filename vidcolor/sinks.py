@@ -17,6 +17,7 @@ log = logging.getLogger("vidcolor")
 _AVCOL_RANGE = {False: 1, True: 2}  # MPEG (limited), JPEG (full)
 _AVCOL_SPC = {"bt709": 1, "bt601": 6}  # BT709, SMPTE170M
 _DEFAULT_RATE = Fraction(25)
+_MP4_SUFFIXES = (".mp4", ".m4v")  # PCM is legal there, yet browsers and phones will not play it
 
 
 def encoded_size(width: int, height: int) -> tuple[int, int]:
@@ -43,7 +44,7 @@ class VideoFileSink:
         try:
             self.video = self._add_video_stream(info, crf, preset)
             self.audio_in = audio
-            self.audio_out, self.audio_copied = self._add_audio_stream(audio) if audio else (None, False)
+            self.audio_out, self.audio_copied = self._add_audio_stream(audio, path) if audio else (None, False)
         except BaseException:
             self.container.close()
             raise
@@ -61,13 +62,24 @@ class VideoFileSink:
         stream.options = {"crf": str(crf), "preset": preset}
         return stream
 
-    def _add_audio_stream(self, audio: av.audio.stream.AudioStream) -> tuple[av.stream.Stream, bool]:
-        if audio.codec_context.name in self.container.supported_codecs:
-            return self.container.add_stream_from_template(audio), True
-        log.info("audio: %s does not fit this container; re-encoding to AAC", audio.codec_context.name)
+    def _add_audio_stream(self, audio: av.audio.stream.AudioStream, path: Path) -> tuple[av.stream.Stream, bool]:
+        name = audio.codec_context.name
+        if name.startswith("pcm_") and path.suffix.lower() in _MP4_SUFFIXES:
+            log.info("audio: %s in %s plays in few players; re-encoding to AAC", name, path.suffix)
+            stream, copied = self._aac_stream(audio), False
+        elif name in self.container.supported_codecs:
+            stream, copied = self.container.add_stream_from_template(audio), True
+        else:
+            log.info("audio: %s does not fit this container; re-encoding to AAC", name)
+            stream, copied = self._aac_stream(audio), False
+        if "language" in audio.metadata:  # which language the track is in matters to players' track menus
+            stream.metadata["language"] = audio.metadata["language"]
+        return stream, copied
+
+    def _aac_stream(self, audio: av.audio.stream.AudioStream) -> av.stream.Stream:
         stream = self.container.add_stream("aac", rate=audio.codec_context.sample_rate)
         stream.layout = audio.codec_context.layout
-        return stream, False
+        return stream
 
     def write_frame(self, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray, pts: int, duration: int) -> None:
         """Encode one picture: Y' (H, W), Cb and Cr (H/2, W/2), all uint8, pts in the source's time base."""
