@@ -38,10 +38,10 @@ def colorizer(weights: Path) -> Colorizer:
     return Colorizer(backend="cpu", size=TEST_SIZE, weights=weights)
 
 
-def run_cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the installed command line the way a user does; output captured as text."""
+def run_cli(*args: str | Path, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the installed command line the way a user does (from ``cwd``); output captured as text."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run(
         [sys.executable, "-m", "vidcolor", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL, cwd=cwd,
     )  # fmt: skip

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli, untrained
+from conftest import TEST_SIZE, run_cli, untrained
 from media import frame_times, write_video
 
 from vidcolor import BackendUnavailable, Colorizer
@@ -114,7 +114,19 @@ def test_bench_reports_every_stage(tmp_path, colorizer: Colorizer):
         assert set(row.stage_fps) == {"decode", "upload", "prepare", "infer", "smooth", "chroma", "download", "encode"}
         assert all(v > 0 for v in row.stage_fps.values())
         assert row.pipeline_fps > 0 and row.ceiling_fps > 0
-    paths = write_report(rows, {"cpu batch 1": 12.5}, tmp_path / "report", "bench-test")
+    paths = write_report(rows, {"cpu batch 1": 12.5}, tmp_path / "report", "bench-test", clip=clip)
     assert sorted(p.suffix for p in paths) == [".json", ".md", ".png"]
     report = json.loads(paths[0].read_text())
     assert len(report["rows"]) == 2 and report["model_only_fps"] == {"cpu batch 1": 12.5}
+    assert report["clip"] == "clip.mp4"
+
+
+def test_bench_works_from_any_folder_with_no_options(tmp_path, weights):
+    """No --clip and no --out: a synthetic clip, and the report in ./vidcolor-bench (said at the end)."""
+    result = run_cli("bench", "--backends", "cpu", "--sizes", "480p", "--batches", "1", "--frames", "4",
+                     "--weights", weights, "--size", TEST_SIZE, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "synthetic" in result.stderr and "vidcolor-bench" in result.stderr.splitlines()[-1]
+    reports = sorted((tmp_path / "vidcolor-bench").glob("*.json"))
+    assert len(reports) == 1 and json.loads(reports[0].read_text())["clip"] == "synthetic"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vidcolor-bench"]

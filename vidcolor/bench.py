@@ -85,6 +85,31 @@ def scaled_clip(
     return out
 
 
+def synthetic_clip(folder: Path, frames: int, *, rate: int = 30) -> Path:
+    """A grey 1080p clip for a bench without ``--clip``: textured scenery under a panning camera, two moving
+    shapes. Real footage measures better (encoding cost follows the content); this works from a plain install."""
+    out = folder / f"synthetic_1080p_{frames}f.mp4"
+    rng = np.random.default_rng(0)
+    height, width, pan = 1080, 1920, 6  # pixels per frame the camera moves
+    octaves = [cv2.resize(rng.random((height // s, (width + pan * frames) // s), np.float32),
+                          (width + pan * frames, height), interpolation=cv2.INTER_CUBIC) / (1 + i)
+               for i, s in enumerate((240, 60, 15, 3))]  # fmt: skip
+    scenery = sum(octaves)
+    scenery = np.clip((scenery - scenery.min()) / np.ptp(scenery) * 220 + 20, 0, 255).astype(np.uint8)
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "18", "preset": "ultrafast"}
+        for index in range(frames):
+            luma = scenery[:, index * pan : index * pan + width].copy()
+            cv2.circle(luma, (200 + index * 9, 600), 120, 235, -1)
+            cv2.rectangle(luma, (1500 - index * 5, 200), (1700 - index * 5, 500), 30, -1)
+            picture = av.VideoFrame.from_ndarray(cv2.cvtColor(luma, cv2.COLOR_GRAY2RGB), format="rgb24")
+            container.mux(stream.encode(picture.reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    return out
+
+
 def ceiling_transcode(clip: Path, out: Path, *, crf: int, preset: str) -> int:
     """Decode -> encode with vidcolor's own source and sink, the decoded chroma kept: vidcolor minus the model."""
     source = FileSource(clip)
@@ -228,12 +253,14 @@ def cpu_name() -> str:
 
 
 def run_bench(
-    colorizers: dict[str, Colorizer], clip: Path, *, resolutions: Sequence[str], batches: Sequence[int],
+    colorizers: dict[str, Colorizer], clip: Path | None, *, resolutions: Sequence[str], batches: Sequence[int],
     frames: int, crf: int, preset: str, progress: Callable[[str], None] = lambda _: None,
 ) -> list[BenchRow]:  # fmt: skip
+    """Every case over ``clip`` (None: a synthetic clip) scaled to each resolution."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="vidcolor-bench-") as scratch:
         work = Path(scratch)
+        clip = clip or synthetic_clip(work, frames)
         for resolution in resolutions:
             scaled = scaled_clip(clip, RESOLUTIONS[resolution], work, frames, crf, preset)
             for backend, colorizer in colorizers.items():
@@ -275,16 +302,20 @@ def bar_chart(rows: Sequence[BenchRow], path: Path) -> None:
     cv2.imwrite(str(path), image)
 
 
-def write_report(rows: Sequence[BenchRow], model_only: dict[str, float], folder: Path, stem: str) -> list[Path]:
+def write_report(
+    rows: Sequence[BenchRow], model_only: dict[str, float], folder: Path, stem: str, *, clip: Path | None
+) -> list[Path]:
     """JSON, a markdown table and a PNG chart under ``folder``; returns the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     facts = machine()
-    payload = {"machine": facts, "rows": [asdict(r) | {"ratio": r.ratio} for r in rows], "model_only_fps": model_only}
+    clip_name = clip.name if clip else "synthetic"
+    payload = {"machine": facts, "clip": clip_name, "rows": [asdict(r) | {"ratio": r.ratio} for r in rows], "model_only_fps": model_only}
     paths = [folder / f"{stem}.json", folder / f"{stem}.md"]
     paths[0].write_text(json.dumps(payload, indent=2) + "\n")
     text = [f"# vidcolor bench — {stem}", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), ""]
     if rows:
-        text += ["Frames per second; stages timed alone, pipeline = `colorize_file`, ceiling = decode → encode.",
+        text += [f"Clip: {clip_name}. Frames per second; stages timed alone, pipeline = `colorize_file`, "
+                 "ceiling = decode → encode.",
                  "", markdown_table(rows), ""]  # fmt: skip
         bar_chart(rows, folder / f"{stem}.png")
         paths.append(folder / f"{stem}.png")

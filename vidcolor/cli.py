@@ -127,8 +127,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vidcolor train", description="Train the colorizer on a folder of colour images."
     )
-    parser.add_argument("data", type=Path, nargs="?", default=Path("../shared/data/photos/train"),
-                        help="folder of colour images, searched recursively (default: ../shared/data/photos/train)")
+    parser.add_argument("data", type=Path, help="folder of colour images, searched recursively")
     parser.add_argument("--out", type=Path, required=True, help="weights to write (fp16); training state goes beside")
     budget = parser.add_mutually_exclusive_group(required=True)
     budget.add_argument("--steps", type=_positive_int, help="optimizer steps to run")
@@ -227,8 +226,8 @@ def build_bench_parser() -> argparse.ArgumentParser:
         prog="vidcolor bench",
         description="Frames per second of each stage and of the whole pipeline, per backend, size and batch.",
     )
-    parser.add_argument("--clip", type=Path, default=Path("../shared/data/clips/pedestrians_street.mp4"),
-                        help="clip to scale to each size (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--clip", type=Path,
+                        help="clip to scale to each size (default: a synthetic 1080p clip; real footage is better)")
     parser.add_argument("--backends", type=_name_list(BACKEND_NAMES[1:]),
                         help="comma-separated (default: every one this machine has)")  # fmt: skip
     parser.add_argument("--sizes", type=_name_list(tuple(RESOLUTIONS)), default=list(RESOLUTIONS),
@@ -239,7 +238,8 @@ def build_bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-only", action="store_true", help="time inference alone at the working size")
     parser.add_argument("--crf", type=_crf, default=18)
     parser.add_argument("--preset", choices=X264_PRESETS, default="fast")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="report folder")
+    parser.add_argument("--out", type=Path, default=Path("vidcolor-bench"),
+                        help="report folder (default: vidcolor-bench in the current folder)")
     parser.add_argument("--name", default=None, help="report file stem (default: bench-<machine>)")
     _add_message_flags(parser)
     return parser
@@ -262,7 +262,9 @@ def _bench(args: argparse.Namespace) -> int:
                 case = f"{name} {colorizer.model_name} batch {batch} {shape[0]}x{shape[1]}"
                 model_only[case] = model_only_fps(colorizer, batch, shape)
     else:
-        if not args.clip.is_file():
+        if args.clip is None:
+            log.info("no --clip: timing a synthetic 1080p clip (real footage gives truer encode figures)")
+        elif not args.clip.is_file():
             raise InputError(f"clip not found: {args.clip}")
         rows = run_bench(
             colorizers, args.clip, resolutions=args.sizes, batches=args.batches, frames=args.frames,
@@ -272,8 +274,8 @@ def _bench(args: argparse.Namespace) -> int:
     for case, value in model_only.items():
         print(f"model only, {case}: {value:.1f} frames/s")
     stem = args.name or default_report_stem(args.model_only)
-    for path in write_report(rows, model_only, args.out, stem):
-        log.info("wrote %s", path)
+    paths = write_report(rows, model_only, args.out, stem, clip=args.clip)
+    log.info("wrote the report to %s: %s", args.out, ", ".join(p.name for p in paths))
     return 0
 
 
