@@ -227,3 +227,15 @@ def test_existing_output_replaced_with_y(tmp_path: Path, clip: Path, weights: Pa
     assert len(decode_frames(out)) == CLIP_FRAMES
     assert clip.read_bytes() == clip_bytes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no .out.partial.mp4 left
+
+
+@pytest.mark.parametrize(("args", "hint"), [
+    (["in.mp4", "--ouput", "out.mp4"], "did you mean --output?"),
+    (["in.mp4", "-o", "out.mp4", "--smoth", "0.3"], "did you mean --smooth?"),
+    (["live", "0", "--no-windw"], "did you mean --no-window?"),
+    (["bnech"], "did you mean 'vidcolor bench'?"),
+])  # fmt: skip
+def test_typo_names_what_was_meant(tmp_path: Path, args: list[str], hint: str) -> None:
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2 and hint in result.stderr.strip().splitlines()[-1], result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .backends import BACKEND_NAMES, available_backends
@@ -27,6 +29,29 @@ log = logging.getLogger("vidcolor")
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that names the option a mistyped one was probably meant to be (Python 3.14's suggest_on_error
+    does this for choices only, and only there)."""
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: None = None) -> argparse.Namespace:
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(self._given, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        super().error(message + _did_you_mean(getattr(self, "_given", []), list(self._option_string_actions)))
+
+
+def _did_you_mean(tokens: Sequence[str], options: Sequence[str]) -> str:
+    """' (did you mean --output?)' for the first ``--word`` that is no option nor the start of one."""
+    for token in tokens:
+        name = token.split("=", 1)[0]
+        if name.startswith("--") and not any(option.startswith(name) for option in options):
+            close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
 
 
 def _model_size(text: str) -> int:
@@ -77,7 +102,7 @@ def _add_message_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vidcolor",
         description="Colorize a grayscale video (or an image, or a folder of images).",
         epilog="other commands: vidcolor live, train, eval, eval-video, bench (each with --help)",
@@ -124,7 +149,7 @@ def _colorize(args: argparse.Namespace) -> int:
 
 
 def build_train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vidcolor train", description="Train the colorizer on a folder of colour images."
     )
     parser.add_argument("data", type=Path, help="folder of colour images, searched recursively")
@@ -168,7 +193,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def build_eval_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vidcolor eval", description="Score the colorizer on held-out photos.")
+    parser = _Parser(prog="vidcolor eval", description="Score the colorizer on held-out photos.")
     parser.add_argument("photos", type=Path, help="folder of colour photos")
     _add_model_options(parser)
     parser.add_argument("--limit", type=_positive_int, help="score only the first N photos")
@@ -222,7 +247,7 @@ def _int_list(text: str) -> list[int]:
 def build_bench_parser() -> argparse.ArgumentParser:
     from .bench import RESOLUTIONS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vidcolor bench",
         description="Frames per second of each stage and of the whole pipeline, per backend, size and batch.",
     )
@@ -284,7 +309,7 @@ def _float_list(text: str) -> list[float]:
 
 
 def build_eval_video_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vidcolor eval-video", description="Flicker (CDC, warping error) and PSNR, per-frame vs smoothed."
     )
     parser.add_argument("clips", type=Path, help="folder of colour clips (*.mp4, not searched recursively)")
@@ -333,7 +358,7 @@ def _positive_float(text: str) -> float:
 def build_live_parser() -> argparse.ArgumentParser:
     from .capture import RTSP_TRANSPORTS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vidcolor live",
         description="Colorize a camera or stream live, in a window with an FPS overlay. "
         "Keys: q/Esc quit, space pause, c side-by-side, t smoothing on/off, +/- saturation, s snapshot.",
@@ -405,8 +430,18 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _refuse_mistyped_command(argv: Sequence[str]) -> None:
+    """``vidcolor bnech`` would be read as an input file named bnech: say which command was meant instead."""
+    if not argv or argv[0] in COMMANDS or Path(argv[0]).exists() or Path(argv[0]).suffix:
+        return
+    close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1, cutoff=0.6)
+    if close:
+        build_parser().error(f"no command or file named {argv[0]!r}; did you mean 'vidcolor {close[0]}'?")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _refuse_mistyped_command(argv)
     if argv and argv[0] in COMMANDS:
         build, run = COMMANDS[argv[0]]
         args = build().parse_args(argv[1:])
