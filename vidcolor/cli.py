@@ -129,8 +129,10 @@ def _colorize(args: argparse.Namespace) -> int:
         raise InputError(f"input not found: {source}")
     colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
     if source.is_dir():
-        count = colorize_image_folder(colorizer, source, args.output, overwrite=args.overwrite, progress=not args.quiet)
-        log.info("wrote %d images to %s", count, args.output)
+        done = colorize_image_folder(colorizer, source, args.output, overwrite=args.overwrite, progress=not args.quiet)
+        if done.failed:  # each bad image is named above; the run ends on one error line, exit 1
+            raise InputError(done.summary())
+        log.info("%s", done.summary())
         return 0
     if is_image_path(source):
         colorize_image_file(colorizer, source, args.output, overwrite=args.overwrite)

@@ -3,38 +3,97 @@
 from __future__ import annotations
 
 import logging
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import safe_output
+from .color import lab_to_rgb, rgb_to_lab
 from .colorizer import Colorizer
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, first_line
 
 log = logging.getLogger("vidcolor")
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+DEEP_SUFFIXES = frozenset({".png", ".tif", ".tiff"})  # the formats here that hold 16 bits per sample
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".gif"})
 # A new output folder named like a file is a mistake, not a wish: `-o film.mp4` must not become a folder.
-FILE_LIKE_SUFFIXES = IMAGE_SUFFIXES | {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".gif"}
+FILE_LIKE_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+@dataclass
+class FolderResult:
+    """What a folder run did with each image: written, kept (its output was there already), or failed."""
+
+    output: Path
+    written: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (input image, why it was skipped)
+
+    def summary(self) -> str:
+        text = f"wrote {_count(len(self.written), 'image')} to {_folder_name(self.output)}"
+        if self.failed:
+            text += f"; skipped {len(self.failed)} that could not be colorized (named above)"
+        return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _folder_name(folder: Path) -> str:
+    return f"{folder}{os.sep}"
+
+
 def colorize_image_file(colorizer: Colorizer, source: Path, output: Path, *, overwrite: bool = False) -> None:
-    """Colorize one image file into ``output`` (format from its suffix)."""
+    """Colorize one image file into ``output`` (format from its suffix); 16-bit PNG and TIFF stay 16-bit."""
     if not is_image_path(output):
         raise OutputError(f"output {output} needs an image suffix ({', '.join(sorted(IMAGE_SUFFIXES))})")
     safe_output.check_output(source, output, overwrite=overwrite)
-    bgr = cv2.imread(str(source), cv2.IMREAD_COLOR)
+    bgr = _read(source)
+    if bgr.dtype == np.uint16 and output.suffix.lower() not in DEEP_SUFFIXES:
+        log.info("%s has 16-bit samples; %s holds 8 (use .png or .tif to keep all 16)", source, output.name)
+        bgr = cv2.convertScaleAbs(bgr, alpha=1 / 257)  # rounds 0..65535 onto 0..255
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = colorizer.colorize_image(rgb) if rgb.dtype == np.uint8 else _colorize_deep(colorizer, rgb)
+    _write(output, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def _read(source: Path) -> np.ndarray:
+    """uint8 or uint16 BGR (H, W, 3); grey files come back as three equal channels."""
+    bgr = cv2.imread(str(source), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # without ANYDEPTH 16 bits become 8
     if bgr is None:
         raise InputError(f"cannot read {source} as an image")
-    rgb = colorizer.colorize_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    if bgr.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"{source} has {bgr.dtype} samples; only 8- and 16-bit images can be colorized")
+    return bgr
+
+
+def _colorize_deep(colorizer: Colorizer, rgb: np.ndarray) -> np.ndarray:
+    """uint16 RGB (H, W, 3) -> uint16 RGB: ``colorize_image``'s maths at 16 bits, so L* keeps every input bit."""
+    scale = float(np.iinfo(np.uint16).max)
+    pixels = torch.from_numpy(rgb.astype(np.float32) / scale).to(colorizer.device).permute(2, 0, 1)
+    lightness = rgb_to_lab(pixels)[:1].unsqueeze(0)  # (1, 1, H, W)
+    ab = F.interpolate(colorizer.predict_ab(lightness), size=rgb.shape[:2], mode="bilinear", align_corners=False)
+    out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0]  # (3, H, W)
+    return (out * scale).round().permute(1, 2, 0).cpu().numpy().astype(np.uint16)
+
+
+def _write(output: Path, bgr: np.ndarray) -> None:
+    """Write under a temporary name, then rename: a killed run never leaves half an image under ``output``."""
     partial = safe_output.partial_path(output)
     try:
-        if not cv2.imwrite(str(partial), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        if not cv2.imwrite(str(partial), bgr):
             raise OutputError(f"cannot write {output}")
     except BaseException:
         safe_output.discard(partial)
@@ -44,21 +103,51 @@ def colorize_image_file(colorizer: Colorizer, source: Path, output: Path, *, ove
 
 def colorize_image_folder(
     colorizer: Colorizer, folder: Path, output: Path, *, overwrite: bool = False, progress: bool = False
-) -> int:
-    """Colorize every image in ``folder`` into the folder ``output`` (same names); returns how many."""
-    images = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+) -> FolderResult:
+    """Colorize every image in ``folder`` into the folder ``output`` (same names).
+
+    An unreadable image is named in a warning and skipped, and the rest go on; ``result.failed`` lists them.
+    Outputs already there are kept unless ``overwrite``, so a second run finishes what a first one left.
+    """
+    _check_output_folder(folder, output)
+    images = _images_in(folder)
+    todo = images if overwrite else [p for p in images if not (output / p.name).exists()]
+    result = FolderResult(output, kept=[output / p.name for p in sorted(set(images) - set(todo))])
+    if result.kept:
+        log.info("skipping %s already in %s (pass -y to redo them)",
+                 _count(len(result.kept), "image"), _folder_name(output))  # fmt: skip
+    output.mkdir(parents=True, exist_ok=True)
+    try:
+        for image in tqdm(todo, unit="image", disable=not progress):
+            try:
+                colorize_image_file(colorizer, image, output / image.name, overwrite=overwrite)
+            except InputError as exc:  # this image is bad, not the run: the others still get done
+                result.failed.append((image, first_line(exc)))
+            else:
+                result.written.append(output / image.name)
+    finally:  # after the progress bar, and also when a write error or Ctrl-C ends the run early
+        for _, reason in result.failed:
+            log.warning("%s; skipped", reason)
+    return result
+
+
+def _images_in(folder: Path) -> list[Path]:
+    """The images to colorize, sorted; says which videos it leaves out. Hidden files (our temp files) are not."""
+    files = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file())
+    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    if videos:
+        log.info("skipping %s in %s (colorize each with `vidcolor VIDEO -o OUT`)",
+                 _count(len(videos), "video"), _folder_name(folder))  # fmt: skip
+    images = [p for p in files if is_image_path(p)]
     if not images:
         raise InputError(f"{folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return images
+
+
+def _check_output_folder(folder: Path, output: Path) -> None:
     if output.exists() and not output.is_dir():
         raise OutputError(f"output {output} is a file; a folder of images needs an output folder")
     if not output.exists() and output.suffix.lower() in FILE_LIKE_SUFFIXES:
         raise OutputError(f"output {output} names a file; a folder of images needs an output folder")
     if output.resolve() == folder.resolve():
         raise OutputError(f"output folder {output} is the input folder; choose another")
-    clashes = [output / p.name for p in images if (output / p.name).exists()]
-    if clashes and not overwrite:
-        raise OutputError(f"{len(clashes)} outputs exist already (first: {clashes[0]}); pass -y to overwrite them")
-    output.mkdir(parents=True, exist_ok=True)
-    for image in tqdm(images, unit="image", disable=not progress):
-        colorize_image_file(colorizer, image, output / image.name, overwrite=overwrite)
-    return len(images)
