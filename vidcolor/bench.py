@@ -309,7 +309,8 @@ def write_report(
     folder.mkdir(parents=True, exist_ok=True)
     facts = machine()
     clip_name = clip.name if clip else "synthetic"
-    payload = {"machine": facts, "clip": clip_name, "rows": [asdict(r) | {"ratio": r.ratio} for r in rows], "model_only_fps": model_only}
+    rows_out = [asdict(r) | {"ratio": r.ratio} for r in rows]
+    payload = {"machine": facts, "clip": clip_name, "rows": rows_out, "model_only_fps": model_only}
     paths = [folder / f"{stem}.json", folder / f"{stem}.md"]
     paths[0].write_text(json.dumps(payload, indent=2) + "\n")
     text = [f"# vidcolor bench — {stem}", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), ""]

@@ -106,13 +106,17 @@ class Colorizer:
         return cb.cpu().numpy(), cr.cpu().numpy()
 
     def colorize_image(self, image: np.ndarray) -> np.ndarray:
-        """uint8 grey (H, W) or RGB (H, W, 3) -> uint8 RGB (H, W, 3); the output keeps the input's L*."""
-        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
-            raise ValueError(f"expected a uint8 (H, W) or (H, W, 3) image, got {image.dtype} {image.shape}")
+        """Grey (H, W) or RGB (H, W, 3), uint8 or uint16 -> RGB (H, W, 3) of the same type; the output keeps the
+        input's L* (all 16 bits of a deep scan, not a rounding to 8)."""
+        if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or (
+            image.ndim == 3 and image.shape[2] != 3
+        ):
+            raise ValueError(f"expected a uint8/uint16 (H, W) or (H, W, 3) image, got {image.dtype} {image.shape}")
+        scale = float(np.iinfo(image.dtype).max)
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
-        rgb = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device).permute(2, 0, 1).float() / 255
+        rgb = torch.from_numpy(rgb.astype(np.float32)).to(self.device).permute(2, 0, 1) / scale
         lightness = rgb_to_lab(rgb)[:1].unsqueeze(0)  # (1, 1, H, W)
         ab = self.predict_ab(lightness)
         ab = F.interpolate(ab, size=image.shape[:2], mode="bilinear", align_corners=False)
         out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0]  # (3, H, W)
-        return (out * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        return (out * scale).round().permute(1, 2, 0).cpu().numpy().astype(image.dtype)

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import safe_output
-from .color import lab_to_rgb, rgb_to_lab
 from .colorizer import Colorizer
 from .errors import InputError, OutputError, first_line
 
@@ -22,9 +19,9 @@ log = logging.getLogger("vidcolor")
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 DEEP_SUFFIXES = frozenset({".png", ".tif", ".tiff"})  # the formats here that hold 16 bits per sample
-VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".gif"})
+VIDEO_INPUT_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".gif", ".ts"})  # noticed, not read
 # A new output folder named like a file is a mistake, not a wish: `-o film.mp4` must not become a folder.
-FILE_LIKE_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+FILE_LIKE_SUFFIXES = IMAGE_SUFFIXES | VIDEO_INPUT_SUFFIXES
 
 
 def is_image_path(path: Path) -> bool:
@@ -65,7 +62,7 @@ def colorize_image_file(colorizer: Colorizer, source: Path, output: Path, *, ove
         log.info("%s has 16-bit samples; %s holds 8 (use .png or .tif to keep all 16)", source, output.name)
         bgr = cv2.convertScaleAbs(bgr, alpha=1 / 257)  # rounds 0..65535 onto 0..255
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    rgb = colorizer.colorize_image(rgb) if rgb.dtype == np.uint8 else _colorize_deep(colorizer, rgb)
+    rgb = colorizer.colorize_image(rgb)
     _write(output, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
@@ -77,16 +74,6 @@ def _read(source: Path) -> np.ndarray:
     if bgr.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{source} has {bgr.dtype} samples; only 8- and 16-bit images can be colorized")
     return bgr
-
-
-def _colorize_deep(colorizer: Colorizer, rgb: np.ndarray) -> np.ndarray:
-    """uint16 RGB (H, W, 3) -> uint16 RGB: ``colorize_image``'s maths at 16 bits, so L* keeps every input bit."""
-    scale = float(np.iinfo(np.uint16).max)
-    pixels = torch.from_numpy(rgb.astype(np.float32) / scale).to(colorizer.device).permute(2, 0, 1)
-    lightness = rgb_to_lab(pixels)[:1].unsqueeze(0)  # (1, 1, H, W)
-    ab = F.interpolate(colorizer.predict_ab(lightness), size=rgb.shape[:2], mode="bilinear", align_corners=False)
-    out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0]  # (3, H, W)
-    return (out * scale).round().permute(1, 2, 0).cpu().numpy().astype(np.uint16)
 
 
 def _write(output: Path, bgr: np.ndarray) -> None:
@@ -134,7 +121,7 @@ def colorize_image_folder(
 def _images_in(folder: Path) -> list[Path]:
     """The images to colorize, sorted; says which videos it leaves out. Hidden files (our temp files) are not."""
     files = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file())
-    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    videos = [p for p in files if p.suffix.lower() in VIDEO_INPUT_SUFFIXES]
     if videos:
         log.info("skipping %s in %s (colorize each with `vidcolor VIDEO -o OUT`)",
                  _count(len(videos), "video"), _folder_name(folder))  # fmt: skip
