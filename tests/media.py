@@ -39,15 +39,28 @@ def write_video(
     audio_seconds: float | None = None,
     audio_codec: str = "aac",
     audio_language: str | None = None,
+    rotation: int = 0,
+    mirrored: bool = False,
+    interlaced: bool = False,
+    faststart: bool = False,
 ) -> Path:
-    """Write a clip. ``frame_times`` (seconds) makes it variable frame rate; ``audio_seconds`` adds a tone."""
+    """Write a clip. ``frame_times`` (seconds) makes it variable frame rate; ``audio_seconds`` adds a tone.
+
+    ``rotation`` (degrees counter-clockwise, then ``mirrored`` left to right) stores a display matrix as a phone
+    or an editor does; ``interlaced`` codes the frames as fields; ``faststart`` puts the MP4 index before the
+    media data, so a cut file still opens.
+    """
     time_base = Fraction(1, 90000) if frame_times else Fraction(1, fps)
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else None) as container:
         video = container.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.time_base = video.codec_context.time_base = time_base
         if codec == "libx264":
             video.options = {"preset": "ultrafast", "crf": "10"}
+        if interlaced:
+            video.options = {**video.options, "flags": "+ildct+ilme"}
+        if rotation or mirrored:
+            video.set_display_rotation(rotation, hflip=mirrored)
         audio = None
         if audio_seconds:
             audio = container.add_stream(audio_codec, rate=48000)

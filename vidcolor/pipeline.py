@@ -30,6 +30,7 @@ log = logging.getLogger("vidcolor")
 QUEUE_DEPTH = 8
 _POLL_SECONDS = 0.1
 _END = object()  # end-of-stream marker passed down the queues
+_FRAME_SLACK = 2  # frames a complete file may fall short of its declared duration by (rounding, a last short frame)
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,7 @@ def colorize_file(
     try:
         colorizer = colorizer or Colorizer()
         partial = safe_output.partial_path(output_path)
-        for stream in source.dropped_streams:
-            log.info("dropping stream %s (only video and one audio stream are kept)", stream)
+        _log_source_notices(source)
         size = (source.info.width, source.info.height)
         if encoded_size(*size) != size:
             log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d", *size, *encoded_size(*size))
@@ -135,9 +135,35 @@ def colorize_file(
             safe_output.discard(partial)
             raise
         safe_output.commit(partial, output_path)
+        if not result[2]:  # an interrupted run has said so already
+            _warn_if_incomplete(source, result[0], output_path)
         return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2])
     finally:
         source.close()
+
+
+def _log_source_notices(source: FileSource) -> None:
+    """One line for each thing of the source's the output will not keep as it was."""
+    for stream in source.dropped_streams:
+        log.info("dropping stream %s (only video and one audio stream are kept)", stream)
+    if source.orientation.action:
+        log.info("%s as its display matrix says; the output is stored upright, with no rotation flag",
+                 source.orientation.action)  # fmt: skip
+    if source.bit_depth > 8:
+        log.info("%s is %d-bit; the output is 8-bit yuv420p", source.pixel_format, source.bit_depth)
+    if source.interlaced:
+        log.info("the source is interlaced; the output is flagged progressive (its frames are not deinterlaced)")
+
+
+def _warn_if_incomplete(source: FileSource, frames: int, output: Path) -> None:
+    """One warning where decoding stopped at damage, or the stream ended before the duration it declares."""
+    expected = source.frames_in_stream()
+    short = expected is not None and frames < expected - _FRAME_SLACK
+    if source.decode_error is None and not short:
+        return
+    read = f"{frames} of {expected}" if expected else str(frames)
+    why = source.decode_error or "the file ends early"
+    log.warning("%s: read only %s frames (%s); %s holds those and plays", source.path, read, why, output)
 
 
 def _run_threads(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 
 from .color import Matrix, YuvFormat
 from .errors import InputError, first_line
@@ -22,6 +23,7 @@ _FULL_RANGE_FORMATS = {"yuvj420p", "yuvj422p", "yuvj444p", "yuvj440p"}
 _AVCOL_RANGE_JPEG = 2
 _AVCOL_SPC_BT709 = 1
 _AVCOL_SPC_BT601 = {5, 6}  # BT470BG, SMPTE170M
+_INTERLACED_FIELD_ORDERS = {2, 3, 4, 5}  # AV_FIELD_TT, BB, TB, BT
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,60 @@ class VideoInfo:
     yuv: YuvFormat
 
 
+@dataclass(frozen=True)
+class Orientation:
+    """How a player turns the stored pixels to show them, from the stream's display matrix: transposed, then
+    rows and columns reversed. The eight rotations and mirrorings phones and editors write all take this form."""
+
+    transpose: bool = False
+    flip_rows: bool = False  # upside down
+    flip_cols: bool = False  # left to right
+
+    @classmethod
+    def of(cls, frame: av.VideoFrame) -> Orientation:
+        """From the frame's display matrix; upright where it has none or it turns by other than quarter turns.
+
+        FFmpeg's definition (libavutil/display.h): the stored pixel (p, q) is shown at (a*p + c*q, b*p + d*q) for
+        the matrix [[a, b, u], [c, d, v], [x, y, w]] in 16.16 fixed point, p rightwards and q downwards.
+        """
+        side_data = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+        if side_data is None:
+            return cls()
+        exact = np.frombuffer(side_data, np.int32).reshape(3, 3)[:2, :2] / 65536
+        units = np.rint(exact)
+        if np.abs(exact - units).max() > 0.01:  # another angle (rare): shown as stored, the flag is dropped
+            return cls()
+        (a, b), (c, d) = units.tolist()
+        if a == d == 0:  # shown at (c*q, b*p): a quarter turn
+            return cls(transpose=True, flip_rows=b < 0, flip_cols=c < 0)
+        return cls(flip_rows=d < 0, flip_cols=a < 0)
+
+    def apply(self, luma: np.ndarray) -> np.ndarray:
+        if self.transpose:
+            luma = luma.T
+        if self.flip_rows:
+            luma = luma[::-1]
+        if self.flip_cols:
+            luma = luma[:, ::-1]
+        return np.ascontiguousarray(luma)
+
+    @property
+    def action(self) -> str:
+        """What applying it does, in words ("" when the picture is stored upright)."""
+        return _ORIENTATION_ACTIONS.get((self.transpose, self.flip_rows, self.flip_cols), "")
+
+
+_ORIENTATION_ACTIONS = {
+    (False, True, True): "rotating the picture 180°",
+    (True, True, False): "rotating the picture 90° counter-clockwise",
+    (True, False, True): "rotating the picture 90° clockwise",
+    (False, False, True): "mirroring the picture left to right",
+    (False, True, False): "mirroring the picture top to bottom",
+    (True, False, False): "rotating the picture 90° clockwise and mirroring it left to right",
+    (True, True, True): "rotating the picture 90° counter-clockwise and mirroring it left to right",
+}
+
+
 def yuv_format(codec: av.codec.context.CodecContext, height: int) -> YuvFormat:
     full_range = codec.color_range == _AVCOL_RANGE_JPEG or codec.pix_fmt in _FULL_RANGE_FORMATS
     matrix: Matrix
@@ -72,20 +128,25 @@ def luma_plane(frame: av.VideoFrame) -> np.ndarray:
 
 
 class FileSource:
-    """A video file: its first video stream decoded to luma, its first audio stream passed on as packets."""
+    """A video file: its first video stream decoded to luma, its first audio stream passed on as packets.
+
+    The first picture is decoded on opening: its display matrix, pixel format and field order are facts the
+    sink must know before it starts. Pictures come out as players show them: the display matrix is applied to
+    the pixels (as FFmpeg's CLI does), since not every player honours the flag and the model expects upright
+    scenes.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise InputError(f"input not found: {self.path}")
-        if self.path.is_dir():
-            raise InputError(f"input is a folder, not a video file: {self.path}")
+        self.container = _open(self.path)
         try:
-            self.container = av.open(str(self.path), mode="r")
-        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {self.path} as a video: {ffmpeg_reason(exc)}") from exc
-        if not self.container.streams.video:
+            self._probe()
+        except BaseException:
             self.container.close()
+            raise
+
+    def _probe(self) -> None:
+        if not self.container.streams.video:
             raise InputError(f"{self.path} has no video stream")
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
@@ -95,11 +156,19 @@ class FileSource:
         ]
         codec = self.video.codec_context
         if not codec.width or not codec.height or self.video.time_base is None:
-            self.container.close()
             raise InputError(f"{self.path}: the video stream has no picture size or time base")
+        self.decode_error: str | None = None  # FFmpeg's reason where decoding stopped before the end
+        self._rest = self._demux()
+        self._head = self._read_to_first_picture()
+        first: av.VideoFrame = self._head[-1]
+        self.orientation = Orientation.of(first)
+        self.pixel_format = first.format.name
+        self.bit_depth = max(c.bits for c in first.format.components)
+        self.interlaced = first.interlaced_frame or codec.field_order in _INTERLACED_FIELD_ORDERS
+        width, height = (codec.height, codec.width) if self.orientation.transpose else (codec.width, codec.height)
         self.info = VideoInfo(
-            width=codec.width,
-            height=codec.height,
+            width=width,
+            height=height,
             time_base=self.video.time_base,
             frame_rate=self.video.average_rate or self.video.guessed_rate,
             frame_count=self.video.frames or self._frames_from_duration(),
@@ -112,25 +181,43 @@ class FileSource:
             return round(self.container.duration / av.time_base * rate)
         return None
 
-    def decoded(self) -> Iterator[av.VideoFrame | av.Packet]:
-        """Decoded pictures and audio packets, in the order the container holds them."""
+    def frames_in_stream(self) -> int | None:
+        """The frames the video stream's own duration holds, where the container gives it one (MP4, MOV, AVI,
+        MPEG-TS; not Matroska, whose only duration may be a longer audio track's). Not the header's frame
+        count: an edit list (a file cut without re-encoding) leaves frames there that are never shown."""
+        if self.video.duration is None or not self.video.average_rate:
+            return None
+        return round(self.video.duration * self.video.time_base * self.video.average_rate)
+
+    def _demux(self) -> Iterator[av.VideoFrame | av.Packet]:
+        """Decoded pictures and audio packets; a decode error ends them early and is kept in ``decode_error``."""
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
-        pictures = 0
         try:
             for packet in self.container.demux(streams):
                 if packet.stream is self.video:
-                    for frame in self.video.decode(packet):
-                        yield frame
-                        pictures += 1
+                    yield from self.video.decode(packet)
                 elif packet.size:  # demux ends each stream with an empty flush packet
                     yield packet
-        except av.FFmpegError as exc:
-            raise InputError(f"{self.path}: decoding failed after {pictures} frames: {ffmpeg_reason(exc)}") from exc
-        if pictures == 0:
-            raise InputError(f"{self.path}: the video stream holds no decodable frame")
+        except av.FFmpegError as exc:  # a damaged file: what was decoded before the damage is still good
+            self.decode_error = ffmpeg_reason(exc)
+
+    def _read_to_first_picture(self) -> list[av.VideoFrame | av.Packet]:
+        head: list[av.VideoFrame | av.Packet] = []
+        for item in self._rest:
+            head.append(item)
+            if isinstance(item, av.VideoFrame):
+                return head
+        reason = f" ({self.decode_error})" if self.decode_error else ""
+        raise InputError(f"{self.path}: the video stream holds no decodable frame{reason}")
+
+    def decoded(self) -> Iterator[av.VideoFrame | av.Packet]:
+        """Decoded pictures (as stored, not rotated) and audio packets, in the order the container holds them."""
+        head, self._head = self._head, []
+        yield from head
+        yield from self._rest
 
     def items(self) -> Iterator[LumaFrame | av.Packet]:
-        """Luma frames and audio packets, in the order the container holds them."""
+        """Upright luma frames and audio packets, in the order the container holds them."""
         index = 0
         for item in self.decoded():
             if isinstance(item, av.VideoFrame):
@@ -144,10 +231,22 @@ class FileSource:
         if pts is None:  # raw streams: derive from the frame rate
             rate = self.info.frame_rate or Fraction(25)
             pts = round(index / rate / self.info.time_base)
-        return LumaFrame(luma=luma_plane(frame), pts=pts, duration=frame.duration or 0, index=index)
+        luma = self.orientation.apply(luma_plane(frame))
+        return LumaFrame(luma=luma, pts=pts, duration=frame.duration or 0, index=index)
 
     def close(self) -> None:
         self.container.close()
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(f"input not found: {path}")
+    if path.is_dir():
+        raise InputError(f"input is a folder, not a video file: {path}")
+    try:
+        return av.open(str(path), mode="r")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path} as a video: {ffmpeg_reason(exc)}") from exc
 
 
 def ffmpeg_reason(exc: BaseException) -> str:
