@@ -98,6 +98,7 @@ def test_unwritable_video_suffix_is_refused_up_front(tmp_path: Path, clip: Path,
     result = run_cli("--weights", weights, *FAST, clip, "-o", tmp_path / f"out{suffix}")
     assert_one_line_error(result, str(tmp_path / f"out{suffix}"), ".mp4, .m4v, .mov, .mkv, .ts")
     assert_untouched(tmp_path, before)
+    assert "model" not in run_cli("--weights", weights, "--size", str(TEST_SIZE), clip, "-o", tmp_path / "o.gif").stderr
 
 
 def test_live_record_suffix_is_refused_before_the_stream_opens(tmp_path: Path, weights: Path) -> None:

@@ -127,6 +127,9 @@ def _colorize(args: argparse.Namespace) -> int:
     source: Path = args.input
     if not source.exists():
         raise InputError(f"input not found: {source}")
+    is_video = not source.is_dir() and not is_image_path(source)
+    if is_video:
+        check_video_suffix(args.output)  # before the model loads
     colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
     if source.is_dir():
         done = colorize_image_folder(colorizer, source, args.output, overwrite=args.overwrite, progress=not args.quiet)
