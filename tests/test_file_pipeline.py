@@ -140,7 +140,7 @@ def test_quiet_success_prints_nothing(tmp_path, weights):
 def test_sigint_leaves_playable_shorter_file(tmp_path, weights):
     src = write_video(tmp_path / "long.mp4", width=320, height=192, frames=600, fps=30)
     out = tmp_path / "out.mp4"
-    partial = tmp_path / ".out.partial.mp4"
+    partial = tmp_path / ".out.mp4.partial.mp4"
     proc = subprocess.Popen(
         [sys.executable, "-m", "vidcolor", str(src), "-o", str(out), "--weights", str(weights),
          "--size", str(TEST_SIZE), "--preset", "ultrafast"],

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .colorizer import Colorizer
+from .fragments import finish, fragments_path
 from .pipeline import colorize_file
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, VideoInfo, luma_plane
@@ -111,10 +112,12 @@ def synthetic_clip(folder: Path, frames: int, *, rate: int = 30) -> Path:
 
 
 def ceiling_transcode(clip: Path, out: Path, *, crf: int, preset: str) -> int:
-    """Decode -> encode with vidcolor's own source and sink, the decoded chroma kept: vidcolor minus the model."""
+    """Decode -> encode -> finish with vidcolor's own source, sink and remux, the decoded chroma kept: vidcolor
+    minus the model."""
     source = FileSource(clip)
+    partial = fragments_path(out)
     try:
-        sink = VideoFileSink(out, source.info, audio=source.audio, crf=crf, preset=preset)
+        sink = VideoFileSink(partial, source.info, audio=source.audio, crf=crf, preset=preset, finish_as=out.suffix)
         width, height = encoded_size(source.info.width, source.info.height)
         for item in source.decoded():
             if isinstance(item, av.Packet):
@@ -124,6 +127,7 @@ def ceiling_transcode(clip: Path, out: Path, *, crf: int, preset: str) -> int:
             cb, cr = planes[height:].reshape(2, height // 2, width // 2)
             sink.write_frame(planes[:height], cb, cr, item.pts, item.duration or 0)
         sink.close()
+        finish(partial, out)
         return sink.frames_written
     finally:
         source.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import safe_output
+from . import fragments, safe_output
 from .capture import Capture, LiveFrame, RateMeter
 from .color import YuvFormat
 from .colorizer import Colorizer
@@ -118,11 +118,11 @@ class Recorder:
     def __init__(self, path: Path, source: str, width: int, height: int, *, overwrite: bool, crf: int,
                  preset: str) -> None:  # fmt: skip
         safe_output.check_output(Path(source), path, overwrite=overwrite)
-        self.path, self._partial = path, safe_output.partial_path(path)
+        self.path, self._partial = path, fragments.fragments_path(path)
         self.shape = (height, width)  # the first picture's; a stream that comes back at another size is not recorded
         self.width, self.height = encoded_size(width, height)
         info = VideoInfo(self.width, self.height, Fraction(1, 1000), None, None, DISPLAY_FORMAT)
-        self._sink = VideoFileSink(self._partial, info, audio=None, crf=crf, preset=preset)
+        self._sink = VideoFileSink(self._partial, info, audio=None, crf=crf, preset=preset, finish_as=path.suffix)
         self._queue: queue.Queue = queue.Queue(_RECORD_QUEUE)
         self._last_pts = -1
         self.error: BaseException | None = None
@@ -155,7 +155,7 @@ class Recorder:
         self._thread.join()
         self._sink.close(flush=self.error is None)
         if self._sink.frames_written:
-            safe_output.commit(self._partial, self.path)
+            fragments.finish(self._partial, self.path)
             log.info("recorded %d frames to %s", self._sink.frames_written, self.path)
         else:
             safe_output.discard(self._partial)

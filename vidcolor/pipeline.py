@@ -18,7 +18,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from . import safe_output
+from . import fragments, safe_output
 from .colorizer import Colorizer
 from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
@@ -122,19 +122,20 @@ def colorize_file(
     source = FileSource(input_path)
     try:
         colorizer = colorizer or Colorizer()
-        partial = safe_output.partial_path(output_path)
+        partial = fragments.fragments_path(output_path)
         _log_source_notices(source)
         size = (source.info.width, source.info.height)
         if encoded_size(*size) != size:
             log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d", *size, *encoded_size(*size))
-        sink = VideoFileSink(partial, source.info, audio=source.audio, crf=crf, preset=preset)
+        sink = VideoFileSink(partial, source.info, audio=source.audio, crf=crf, preset=preset,
+                             finish_as=output_path.suffix)  # fmt: skip
         try:
             smoother = TemporalSmoother(smooth) if smooth > 0 else None
             result = _run_threads(source, sink, colorizer, smoother, batch, progress, overlay_fps)
         except BaseException:
             safe_output.discard(partial)
             raise
-        safe_output.commit(partial, output_path)
+        fragments.finish(partial, output_path)
         if not result[2]:  # an interrupted run has said so already
             _warn_if_incomplete(source, result[0], output_path)
         return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2])

@@ -9,7 +9,8 @@ from .errors import OutputError
 
 # Containers that hold H.264 and AAC and keep the source's timestamps. Not .avi (no per-frame timestamps: its
 # header claimed 600 fps for a 24 fps clip), nor .webm/.gif (no H.264).
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".ts")
+VIDEO_CONTAINERS = {".mp4": "mp4", ".m4v": "ipod", ".mov": "mov", ".mkv": "matroska", ".ts": "mpegts"}  # FFmpeg's
+VIDEO_SUFFIXES = tuple(VIDEO_CONTAINERS)
 
 
 def check_video_suffix(path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -10,6 +12,8 @@ import av
 import numpy as np
 
 from .errors import OutputError
+from .fragments import FRAGMENTED_MP4, KEYFRAME_SECONDS
+from .safe_output import VIDEO_CONTAINERS
 from .sources import VideoInfo
 
 log = logging.getLogger("vidcolor")
@@ -20,13 +24,21 @@ _DEFAULT_RATE = Fraction(25)
 _MP4_SUFFIXES = (".mp4", ".m4v")  # PCM is legal there, yet browsers and phones will not play it
 
 
+@functools.cache
+def _codecs_of(suffix: str) -> frozenset[str]:
+    """The codecs FFmpeg's muxer for ``suffix`` can hold (empty where it does not say: then audio is AAC)."""
+    with av.open(io.BytesIO(), mode="w", format=VIDEO_CONTAINERS[suffix.lower()]) as probe:
+        return frozenset(probe.supported_codecs)
+
+
 def encoded_size(width: int, height: int) -> tuple[int, int]:
     """4:2:0 H.264 needs even sides: an odd last row or column is cropped."""
     return width - width % 2, height - height % 2
 
 
 class VideoFileSink:
-    """Writes Y'CbCr 4:2:0 frames with the source's timestamps, and its audio (copied, or AAC if it must)."""
+    """Writes Y'CbCr 4:2:0 frames with the source's timestamps, and its audio (copied, or AAC if it must), as
+    fragmented MP4 (see fragments.py); ``finish_as`` is the suffix of the container it will be remuxed into."""
 
     def __init__(
         self,
@@ -36,15 +48,16 @@ class VideoFileSink:
         audio: av.audio.stream.AudioStream | None,
         crf: int,
         preset: str,
+        finish_as: str = ".mp4",
     ) -> None:
         try:
-            self.container = av.open(str(path), mode="w")  # container from the suffix
+            self.container = av.open(str(path), mode="w", format="mp4", options=FRAGMENTED_MP4)
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise OutputError(f"cannot write {path}: {exc}") from exc
         try:
             self.video = self._add_video_stream(info, crf, preset)
             self.audio_in = audio
-            self.audio_out, self.audio_copied = self._add_audio_stream(audio, path) if audio else (None, False)
+            self.audio_out, self.audio_copied = self._add_audio_stream(audio, finish_as) if audio else (None, False)
         except BaseException:
             self.container.close()
             raise
@@ -59,15 +72,16 @@ class VideoFileSink:
         stream.codec_context.time_base = info.time_base
         stream.codec_context.color_range = _AVCOL_RANGE[info.yuv.full_range]
         stream.codec_context.colorspace = _AVCOL_SPC[info.yuv.matrix]
-        stream.options = {"crf": str(crf), "preset": preset}
+        keyframe_every = round(KEYFRAME_SECONDS * (info.frame_rate or _DEFAULT_RATE))  # one fragment each
+        stream.options = {"crf": str(crf), "preset": preset, "g": str(max(1, keyframe_every))}
         return stream
 
-    def _add_audio_stream(self, audio: av.audio.stream.AudioStream, path: Path) -> tuple[av.stream.Stream, bool]:
+    def _add_audio_stream(self, audio: av.audio.stream.AudioStream, suffix: str) -> tuple[av.stream.Stream, bool]:
         name = audio.codec_context.name
-        if name.startswith("pcm_") and path.suffix.lower() in _MP4_SUFFIXES:
-            log.info("audio: %s in %s plays in few players; re-encoding to AAC", name, path.suffix)
+        if name.startswith("pcm_") and suffix.lower() in _MP4_SUFFIXES:
+            log.info("audio: %s in %s plays in few players; re-encoding to AAC", name, suffix)
             stream, copied = self._aac_stream(audio), False
-        elif name in self.container.supported_codecs:
+        elif name in self.container.supported_codecs and name in _codecs_of(suffix):
             stream, copied = self.container.add_stream_from_template(audio), True
         else:
             log.info("audio: %s does not fit this container; re-encoding to AAC", name)
