@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from conftest import TEST_SIZE
-from media import frame_times, write_video
+from media import frame_times, luma_planes, write_video
+
+from vidcolor.train.evaluate import psnr
 
 CLIP_FRAMES = 600  # 20 s at 30 fps: ten fragments
 
 
-def start_run(src: Path, out: Path, weights: Path, *extra: str) -> subprocess.Popen:
+def start_run(src: Path, out: Path, *extra: str | Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "vidcolor", str(src), "-o", str(out), "--weights", str(weights),
-         "--size", str(TEST_SIZE), "--preset", "ultrafast", "-q", *extra],
+        [sys.executable, "-m", "vidcolor", str(src), "-o", str(out), "--size", str(TEST_SIZE), "--backend", "cpu",
+         "--preset", "ultrafast", *map(str, extra)],
         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -41,8 +46,58 @@ def long_clip(tmp_path: Path) -> Path:
 def test_kill_9_leaves_a_playable_partial(tmp_path: Path, long_clip: Path, weights: Path) -> None:
     out = tmp_path / "out.mp4"
     partial = tmp_path / ".out.mp4.partial.mp4"
-    kill_after_fragments(start_run(long_clip, out, weights), partial, 200_000)
+    kill_after_fragments(start_run(long_clip, out, "--weights", weights), partial, 200_000)
     assert not out.exists()
     kept = frame_times(partial)
     assert 60 <= len(kept) < CLIP_FRAMES  # at least a whole fragment (2 s), not all of it
     assert kept == pytest.approx(frame_times(long_clip)[: len(kept)], abs=1e-6)
+
+
+def chroma_planes(path: Path) -> list[np.ndarray]:
+    """Cb and Cr of every frame, stacked (2, H/2, W/2), as int."""
+    out = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            planes = frame.to_ndarray(format="yuv420p")
+            height = frame.height
+            out.append(planes[height:].reshape(2, height // 2, frame.width // 2).astype(int))
+    return out
+
+
+def audio_packets(path: Path) -> list[tuple[float, bytes]]:
+    with av.open(str(path)) as container:
+        return [(float(p.pts * p.time_base), bytes(p)) for p in container.demux(audio=0) if p.dts is not None]
+
+
+def test_rerun_after_kill_9_resumes_to_the_uninterrupted_result(tmp_path: Path, long_clip: Path) -> None:
+    """The shipped model, not random weights: its colour follows the picture, so the seam would show if the
+    smoother started cold there (1.48 levels without the warm-up; 0.36 with it)."""
+    reference = tmp_path / "reference.mp4"
+    assert start_run(long_clip, reference, "--model", "fast", "-q").wait(timeout=120) == 0
+    out = tmp_path / "out.mp4"
+    kill_after_fragments(start_run(long_clip, out, "--model", "fast"), tmp_path / ".out.mp4.partial.mp4", 200_000)
+    rerun = start_run(long_clip, out, "--model", "fast")
+    stderr = rerun.communicate(timeout=120)[1]
+    assert rerun.returncode == 0, stderr
+    resumed_at = int(re.search(r"resuming at 00:00:\d\d \(frame (\d+) of 600\)", stderr).group(1))
+    assert 60 <= resumed_at < CLIP_FRAMES
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4", "out.mp4", "reference.mp4"]
+    assert frame_times(out) == pytest.approx(frame_times(long_clip), abs=1e-6)  # every frame, its own time
+    assert audio_packets(out) == audio_packets(long_clip)  # copied packet for packet, none twice, none lost
+    luma_psnr = psnr(np.stack(luma_planes(out)), np.stack(luma_planes(long_clip)))
+    assert luma_psnr > 40, luma_psnr
+    colour, expected = chroma_planes(out), chroma_planes(reference)
+    assert all((a == b).all() for a, b in zip(colour[:resumed_at], expected[:resumed_at], strict=True))  # kept
+    seam = np.abs(colour[resumed_at] - expected[resumed_at]).mean()  # the smoother warmed up again: no jump
+    assert seam < 0.5, seam
+
+
+def test_changed_settings_start_afresh_and_say_why(tmp_path: Path, long_clip: Path, weights: Path) -> None:
+    out = tmp_path / "out.mp4"
+    kill_after_fragments(start_run(long_clip, out, "--weights", weights), tmp_path / ".out.mp4.partial.mp4", 200_000)
+    rerun = start_run(long_clip, out, "--weights", weights, "--crf", "30")
+    stderr = rerun.communicate(timeout=120)[1]
+    assert rerun.returncode == 0, stderr
+    assert "resuming at" not in stderr
+    assert "starting afresh, not resuming the earlier run's .out.mp4.partial.mp4: crf changed since" in stderr
+    assert len(frame_times(out)) == CLIP_FRAMES

@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, help="video file, image file, or folder of images")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output video, image, or folder")
     parser.add_argument("-y", "--overwrite", action="store_true", help="overwrite an existing output")
+    parser.add_argument("--restart", action="store_true",
+                        help="start afresh where a killed run left a partial output (default: resume it)")
     _add_model_options(parser)
     parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
     _add_smooth_option(parser)
@@ -144,7 +146,7 @@ def _colorize(args: argparse.Namespace) -> int:
     result = colorize_file(
         source, args.output, colorizer=colorizer, overwrite=args.overwrite,
         crf=args.crf, preset=args.preset, batch=args.batch, smooth=args.smooth, progress=not args.quiet,
-        overlay_fps=args.overlay_fps,
+        overlay_fps=args.overlay_fps, restart=args.restart,
     )  # fmt: skip
     if result.interrupted:
         log.warning("interrupted: %s holds the first %d frames and plays", result.output, result.frames)

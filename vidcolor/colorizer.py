@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class Colorizer:
         if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
         self.size = size
+        self.weights_sha256 = hashlib.sha256(Path(weights).read_bytes()).hexdigest()  # tells a resumed run's model
         self.backend = create_backend(backend, load_model(weights))
         self._lightness_tables: dict[bool, torch.Tensor] = {}
         log.info("backend %s, model %s, working size %d", self.backend.describe(), self.model_name, size)

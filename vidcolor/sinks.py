@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import io
 import logging
+import os
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,6 +25,7 @@ log = logging.getLogger("vidcolor")
 _AVCOL_RANGE = {False: 1, True: 2}  # MPEG (limited), JPEG (full)
 _AVCOL_SPC = {"bt709": 1, "bt601": 6}  # BT709, SMPTE170M
 _DEFAULT_RATE = Fraction(25)
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
 _MP4_SUFFIXES = (".mp4", ".m4v")  # PCM is legal there, yet browsers and phones will not play it
 
 
@@ -61,7 +66,7 @@ class VideoFileSink:
         except BaseException:
             self.container.close()
             raise
-        self.time_base = info.time_base
+        self.path, self.time_base = path, info.time_base
         self.frames_written = 0
 
     def _add_video_stream(self, info: VideoInfo, crf: int, preset: str) -> av.video.stream.VideoStream:
@@ -123,8 +128,32 @@ class VideoFileSink:
                         self._mux(self.audio_out.encode(frame))
                     self._mux(self.audio_out.encode(None))
         finally:
-            self.container.close()
+            with self._write_errors():
+                self.container.close()
+
+    def copy_packets(self, packets: Iterable[tuple[str, av.Packet]]) -> None:
+        """Mux an earlier run's encoded ("video" or "audio", packet)s ahead of the frames still to come."""
+        for kind, packet in packets:
+            stream = self.video if kind == "video" else self.audio_out
+            if stream is None:
+                continue
+            packet.stream = stream
+            self._mux([packet])
+            self.frames_written += stream is self.video
 
     def _mux(self, packets: list[av.Packet]) -> None:
         if packets:
-            self.container.mux(packets)
+            with self._write_errors():
+                self.container.mux(packets)
+
+    @contextlib.contextmanager
+    def _write_errors(self) -> Iterator[None]:
+        """A full disk (or quota, or a failing one) as one sentence naming the folder and what was written."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            written = self.path.stat().st_size if self.path.exists() else 0
+            reason = os.strerror(exc.errno).lower()
+            raise OutputError(f"{reason} writing to {self.path.parent} ({written:,} bytes written)") from exc

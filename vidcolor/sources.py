@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,6 +35,7 @@ class LumaFrame:
     pts: int
     duration: int  # 0 where the container does not say
     index: int
+    warm_up: bool = False  # decoded only to prime the temporal smoother before a resumed run's first frame
 
     def __post_init__(self) -> None:
         if self.luma.dtype != np.uint8 or self.luma.ndim != 2:
@@ -158,6 +160,7 @@ class FileSource:
         if not codec.width or not codec.height or self.video.time_base is None:
             raise InputError(f"{self.path}: the video stream has no picture size or time base")
         self.decode_error: str | None = None  # FFmpeg's reason where decoding stopped before the end
+        self._first_index, self._warm = 0, 0  # moved by start_at
         self._rest = self._demux()
         self._head = self._read_to_first_picture()
         first: av.VideoFrame = self._head[-1]
@@ -218,7 +221,7 @@ class FileSource:
 
     def items(self) -> Iterator[LumaFrame | av.Packet]:
         """Upright luma frames and audio packets, in the order the container holds them."""
-        index = 0
+        index = self._first_index
         for item in self.decoded():
             if isinstance(item, av.VideoFrame):
                 yield self._luma_frame(item, index)
@@ -226,13 +229,43 @@ class FileSource:
             else:
                 yield item
 
+    def start_at(self, seconds: Fraction, frame_index: int, *, warm_up: int) -> None:
+        """Make ``items`` begin with the frame shown at ``seconds`` (frame ``frame_index``), preceded by up to
+        ``warm_up`` earlier frames flagged ``warm_up``; audio from ``seconds`` on. For resuming a run."""
+        target = round(seconds / self.video.time_base)
+        self.container.seek(target, stream=self.video, backward=True)  # to the keyframe at or before it
+        self._head, self._first_index = [], frame_index - warm_up
+        self._rest = self._from(self._demux(), target, warm_up)
+
+    def _from(self, items: Iterator[av.VideoFrame | av.Packet], target: int,
+              warm_up: int) -> Iterator[av.VideoFrame | av.Packet]:  # fmt: skip
+        """Frames from pts ``target`` on, after up to ``warm_up`` earlier ones; audio from the same moment on."""
+        cut = target * self.video.time_base
+        before: collections.deque[av.VideoFrame] = collections.deque(maxlen=warm_up)
+        reached = False
+        for item in items:
+            if isinstance(item, av.Packet):
+                if item.pts is None or item.pts * item.time_base >= cut:  # earlier audio is in the kept part
+                    yield item
+            elif reached or item.pts is None or item.pts >= target:
+                if not reached:
+                    reached = True
+                    self._first_index += warm_up - len(before)  # the clip may hold fewer frames before it
+                    self._warm = len(before)
+                    yield from before
+                yield item
+            else:
+                before.append(item)
+
     def _luma_frame(self, frame: av.VideoFrame, index: int) -> LumaFrame:
         pts = frame.pts
         if pts is None:  # raw streams: derive from the frame rate
             rate = self.info.frame_rate or Fraction(25)
             pts = round(index / rate / self.info.time_base)
         luma = self.orientation.apply(luma_plane(frame))
-        return LumaFrame(luma=luma, pts=pts, duration=frame.duration or 0, index=index)
+        warm_up = self._warm > 0
+        self._warm -= warm_up
+        return LumaFrame(luma=luma, pts=pts, duration=frame.duration or 0, index=index, warm_up=warm_up)
 
     def close(self) -> None:
         self.container.close()

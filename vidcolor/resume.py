@@ -1,0 +1,129 @@
+"""Resuming a killed run: whether a partial output still belongs to this input and these settings, and which
+of its packets are whole (everything before its last keyframe: each fragment starts at one)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from av.bitstream import BitStreamFilterContext
+
+from . import safe_output
+from .fragments import fragments_path
+
+log = logging.getLogger("vidcolor")
+_HEAD_BYTES = 1 << 20  # hashing the first MiB tells a replaced file from a touched one, in milliseconds
+_FORMAT = "vidcolor-resume/1"
+
+
+def sidecar_path(output: Path) -> Path:
+    """The small JSON beside the partial output that says what it was made from and how."""
+    return output.with_name(f".{output.name}.partial.json")
+
+
+def run_record(source: Path, settings: dict[str, object]) -> dict[str, object]:
+    """The input's identity and the settings that change the pixels: a partial made under another record is
+    not continued."""
+    stat = source.stat()
+    with source.open("rb") as file:
+        head = hashlib.sha256(file.read(_HEAD_BYTES)).hexdigest()
+    identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_sha256": head}
+    return {"format": _FORMAT, "input": identity, "settings": settings}
+
+
+def write_record(path: Path, record: dict[str, object]) -> None:
+    path.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def mismatch(path: Path, record: dict[str, object]) -> str | None:
+    """Why the partial beside ``path`` cannot be continued under ``record`` (None: it can)."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return "its record is missing or unreadable"
+    if earlier.get("format") != record["format"]:
+        return "it was written by another version"
+    if earlier.get("input") != record["input"]:
+        return "the input has changed since"
+    settings, before = record["settings"], earlier.get("settings", {})
+    changed = sorted(k for k in settings if before.get(k) != settings[k])  # type: ignore[union-attr]
+    if changed:
+        return f"{', '.join(changed)} changed since"
+    return None
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where a partial output is cut to continue it: its whole frames end before its last keyframe (its last
+    fragment may be cut short, and each fragment starts at a keyframe)."""
+
+    frames: int
+    resume_at: Fraction  # seconds: the first frame to colorize again
+
+
+def find_cut(partial: Path) -> Cut:
+    frames = keyframe_at = 0
+    resume_at = Fraction(0)
+    with av.open(str(partial)) as container:
+        for packet in _packets(container):
+            if packet.stream.type == "video":
+                if packet.is_keyframe:
+                    keyframe_at, resume_at = frames, packet.pts * packet.time_base
+                frames += 1
+    return Cut(keyframe_at, resume_at)
+
+
+def kept_packets(partial: Path, cut: Cut) -> Iterator[tuple[str, av.Packet]]:
+    """("video" or "audio", packet) ahead of ``cut``, in file order: the first ``cut.frames`` video packets,
+    as Annex B (the byte stream x264 writes, which the muxer of the new file expects), and audio before it."""
+    with av.open(str(partial)) as container:
+        to_annex_b = BitStreamFilterContext("h264_mp4toannexb", in_stream=container.streams.video[0])
+        frames = 0
+        for packet in _packets(container):
+            if packet.stream.type == "video":
+                if frames < cut.frames:
+                    yield from (("video", p) for p in to_annex_b.filter(packet))
+                frames += 1
+            elif packet.pts * packet.time_base < cut.resume_at:  # audio is interleaved: some may follow the cut
+                yield "audio", packet
+
+
+def _packets(container: av.container.InputContainer) -> Iterator[av.Packet]:
+    """Video and audio packets with timestamps, in file order, up to where the file is cut off."""
+    streams = [*container.streams.video[:1], *container.streams.audio[:1]]
+    try:
+        for packet in container.demux(streams):
+            if packet.dts is not None and packet.pts is not None:
+                yield packet
+    except av.FFmpegError:  # the cut-off end: what came before it stands
+        return
+
+
+def resumable_cut(output: Path, record: dict[str, object], *, restart: bool) -> Cut | None:
+    """Where to continue a killed run's partial ``output`` from; None to start afresh (said, with why, where a
+    partial was there), its leftovers removed."""
+    partial, sidecar = fragments_path(output), sidecar_path(output)
+    if not partial.exists():
+        sidecar.unlink(missing_ok=True)
+        return None
+    reason = "--restart" if restart else mismatch(sidecar, record)
+    cut = find_cut(partial) if reason is None else None
+    if cut is not None and cut.frames == 0:
+        reason = "it holds no whole fragment yet"
+    if reason is not None:
+        log.info("starting afresh, not resuming the earlier run's %s: %s", partial.name, reason)
+        forget(output)
+        return None
+    return cut
+
+
+def forget(output: Path) -> None:
+    """Remove a partial ``output`` and its record."""
+    safe_output.discard(fragments_path(output))
+    sidecar_path(output).unlink(missing_ok=True)
