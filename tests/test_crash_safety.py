@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from conftest import TEST_SIZE
+from conftest import TEST_SIZE, run_cli
 from media import frame_times, luma_planes, write_video
 
 from vidcolor.train.evaluate import psnr
@@ -36,6 +37,18 @@ def kill_after_fragments(proc: subprocess.Popen, partial: Path, size: int) -> No
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+def playable_frames(path: Path) -> int:
+    """Frames a player shows from a file the disk filled up mid-write: up to where it is cut off."""
+    shown = 0
+    with av.open(str(path)) as container:
+        try:
+            for _ in container.decode(video=0):
+                shown += 1
+        except av.FFmpegError:
+            pass
+    return shown
 
 
 @pytest.fixture
@@ -101,3 +114,43 @@ def test_changed_settings_start_afresh_and_say_why(tmp_path: Path, long_clip: Pa
     assert "resuming at" not in stderr
     assert "starting afresh, not resuming the earlier run's .out.mp4.partial.mp4: crf changed since" in stderr
     assert len(frame_times(out)) == CLIP_FRAMES
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 400 KiB tmpfs, to fill: a real full disk (ENOSPC from the kernel). Needs root and mount rights."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_full_disk_is_one_line_and_keeps_the_partial(small_disk: Path, long_clip: Path, weights: Path) -> None:
+    (small_disk / "filler").write_bytes(bytes(250_000))  # leaves room for about half of the output
+    out = small_disk / "out.mp4"
+    run = start_run(long_clip, out, "--weights", weights)
+    stderr = run.communicate(timeout=120)[1]
+    assert run.returncode == 1, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"vidcolor: error: no space left on device writing to {small_disk} (") and (
+        "bytes written); " in last and "the same command resumes from there" in last
+    ), last
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    assert 0 < playable_frames(small_disk / ".out.mp4.partial.mp4") < CLIP_FRAMES  # it plays, for the resume
+
+
+def test_full_disk_stops_the_recording_not_the_live_view(small_disk: Path, tmp_path: Path, weights: Path) -> None:
+    camera = write_video(tmp_path / "camera.mp4", width=640, height=384, frames=240, fps=30)
+    (small_disk / "filler").write_bytes(bytes(375_000))  # leaves room for about half of the recording
+    record = small_disk / "rec.mp4"
+    result = run_cli("live", camera, "--no-window", "--frames", "240", "--record", record, "--weights", weights,
+                     "--size", TEST_SIZE, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "recording stopped: no space left on device" in result.stderr and "the live view goes on" in result.stderr
+    assert "240 frames" in result.stderr.strip().splitlines()[-1]  # the live loop ran to the end
+    assert "Traceback" not in result.stderr
+    assert 0 < playable_frames(small_disk / ".rec.mp4.partial.mp4") < 240  # what was recorded plays

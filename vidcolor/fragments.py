@@ -41,8 +41,20 @@ def finish(fragments: Path, output: Path) -> None:
                     continue
                 packet.stream = copies[packet.stream.index]
                 dst.mux(packet)
-    except BaseException:
+    except BaseException as exc:
+        failure = safe_output.write_failure(exc, finishing)
         safe_output.discard(finishing)
-        raise
+        if failure is None:
+            raise
+        raise failure from exc
     os.replace(finishing, output)
     fragments.unlink()
+
+
+def plays(path: Path) -> bool:
+    """Whether a (possibly cut-off) fragments file holds at least one picture a player can show."""
+    try:
+        with av.open(str(path)) as container:
+            return next(container.decode(video=0), None) is not None
+    except (av.FFmpegError, OSError):
+        return False

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -23,7 +24,7 @@ from . import fragments, safe_output
 from .capture import Capture, LiveFrame, RateMeter
 from .color import YuvFormat
 from .colorizer import Colorizer
-from .errors import OutputError
+from .errors import OutputError, first_line
 from .overlay import draw_lines, draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
 from .sources import VideoInfo
@@ -130,10 +131,8 @@ class Recorder:
         self._thread.start()
 
     def write(self, picture: ColourPicture, at_ms: int) -> None:
-        if self.error is not None:
-            raise OutputError(f"recording to {self.path} failed: {self.error}")
-        if picture.luma.shape != self.shape:
-            return
+        if self.error is not None or picture.luma.shape != self.shape:
+            return  # a failed recording stops (said once, by the encoder thread); the live view goes on
         pts = max(at_ms, self._last_pts + 1)  # strictly increasing, whatever the clock did
         self._last_pts = pts
         self._queue.put((picture, pts))  # blocks if the encoder falls behind: the capture drops instead
@@ -147,18 +146,27 @@ class Recorder:
                                        picture.cr[: h // 2, : w // 2], pts, 0)  # fmt: skip
         except BaseException as exc:
             self.error = exc
+            log.warning("recording stopped: %s; the live view goes on", first_line(exc))
             while self._queue.get() is not None:  # keep the producer from blocking until close()
                 pass
 
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join()
-        self._sink.close(flush=self.error is None)
-        if self._sink.frames_written:
-            fragments.finish(self._partial, self.path)
-            log.info("recorded %d frames to %s", self._sink.frames_written, self.path)
-        else:
-            safe_output.discard(self._partial)
+        try:
+            self._sink.close(flush=self.error is None)
+            if self._sink.frames_written:
+                fragments.finish(self._partial, self.path)
+                log.info("recorded %d frames to %s", self._sink.frames_written, self.path)
+            else:
+                safe_output.discard(self._partial)
+        except (OutputError, av.FFmpegError) as exc:  # no room to finish, or the disk filled mid-fragment
+            if fragments.plays(self._partial):
+                log.warning("recording not finished (%s); %s holds what was recorded and plays", first_line(exc),
+                            self._partial)  # fmt: skip
+            else:
+                safe_output.discard(self._partial)
+                log.warning("recording not finished (%s); nothing playable was recorded", first_line(exc))
 
 
 class LiveSession:

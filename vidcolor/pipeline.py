@@ -149,13 +149,14 @@ def colorize_file(
                 _continue_from(cut, partial, writing, sink, source)
             smoother = TemporalSmoother(smooth) if smooth > 0 else None
             result = _run_threads(source, sink, colorizer, smoother, batch, progress, overlay_fps)
+            fragments.finish(partial, output_path)
         except BaseException as exc:
-            safe_output.discard(writing)  # the partial from before the resume is still whole where this failed
+            if writing != partial:  # failed before taking the partial's place, which is still whole
+                safe_output.discard(writing)
             explained = _keep_for_resume(exc, output_path)
             if explained is exc:
                 raise
             raise explained from exc
-        fragments.finish(partial, output_path)
         resume.sidecar_path(output_path).unlink(missing_ok=True)
         if not result[2]:  # an interrupted run has said so already
             _warn_if_incomplete(source, result[0], output_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -40,6 +41,17 @@ def check_output(source: Path, output: Path, *, overwrite: bool) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {folder} is not writable")
     output.parent.mkdir(parents=True, exist_ok=True)
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}  # a full disk, a quota, a failing disk
+
+
+def write_failure(exc: BaseException, path: Path) -> OutputError | None:
+    """A failed write to ``path`` as one sentence naming its folder and what was written; None for other errors."""
+    if not isinstance(exc, OSError) or exc.errno not in _WRITE_ERRNOS:
+        return None
+    written = path.stat().st_size if path.exists() else 0
+    return OutputError(f"{os.strerror(exc.errno).lower()} writing to {path.parent} ({written:,} bytes written)")
 
 
 def _nearest_existing(folder: Path) -> Path:

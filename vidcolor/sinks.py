@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import io
 import logging
-import os
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +15,7 @@ import numpy as np
 
 from .errors import OutputError
 from .fragments import FRAGMENTED_MP4, KEYFRAME_SECONDS
-from .safe_output import VIDEO_CONTAINERS
+from .safe_output import VIDEO_CONTAINERS, write_failure
 from .sources import VideoInfo
 
 log = logging.getLogger("vidcolor")
@@ -25,7 +23,6 @@ log = logging.getLogger("vidcolor")
 _AVCOL_RANGE = {False: 1, True: 2}  # MPEG (limited), JPEG (full)
 _AVCOL_SPC = {"bt709": 1, "bt601": 6}  # BT709, SMPTE170M
 _DEFAULT_RATE = Fraction(25)
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
 _MP4_SUFFIXES = (".mp4", ".m4v")  # PCM is legal there, yet browsers and phones will not play it
 
 
@@ -148,12 +145,10 @@ class VideoFileSink:
 
     @contextlib.contextmanager
     def _write_errors(self) -> Iterator[None]:
-        """A full disk (or quota, or a failing one) as one sentence naming the folder and what was written."""
         try:
             yield
         except OSError as exc:
-            if exc.errno not in _WRITE_ERRNOS:
+            failure = write_failure(exc, self.path)
+            if failure is None:
                 raise
-            written = self.path.stat().st_size if self.path.exists() else 0
-            reason = os.strerror(exc.errno).lower()
-            raise OutputError(f"{reason} writing to {self.path.parent} ({written:,} bytes written)") from exc
+            raise failure from exc
