@@ -173,6 +173,16 @@ def test_record_refuses_to_overwrite(tmp_path, weights):
     assert existing.read_bytes() == b"keep me"
 
 
+def test_record_keeps_an_earlier_cut_recording(tmp_path, weights):
+    clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=5)
+    cut_short = tmp_path / ".rec.mp4.partial.mp4"  # what kill -9 leaves of a recording: it plays
+    cut_short.write_bytes(b"an earlier recording")
+    result = run_cli("live", clip, "--no-window", "--record", tmp_path / "rec.mp4", "--weights", weights,
+                     "--size", TEST_SIZE)  # fmt: skip
+    assert result.returncode == 1 and "earlier recording that was cut short" in result.stderr, result.stderr
+    assert cut_short.read_bytes() == b"an earlier recording"
+
+
 def test_snapshots_never_overwrite(tmp_path):
     image = np.zeros((8, 8, 3), np.uint8)
     paths = {save_snapshot(image, tmp_path) for _ in range(3)}

@@ -231,6 +231,7 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
         if options.record is not None:  # refuse before the first frame (the recorder opens on it, to know the size)
             safe_output.check_video_suffix(options.record)
             safe_output.check_output(Path(capture.name), options.record, overwrite=options.overwrite)
+            _check_no_cut_recording(options.record, overwrite=options.overwrite)
         window = _Window(options.snapshot_dir) if options.window else None
         capture.start()
         while options.frames is None or stats.frames < options.frames:
@@ -271,6 +272,14 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
             window.close()
     return LiveResult(stats.frames, capture.dropped, capture.reconnects, time.monotonic() - started,
                       stats.latency(50), stats.latency(95), source_fps, interrupted)  # fmt: skip
+
+
+def _check_no_cut_recording(path: Path, *, overwrite: bool) -> None:
+    """A recording killed earlier left its fragments under the name this one would write: never over them."""
+    partial = fragments.fragments_path(path)
+    if partial.exists() and not overwrite:
+        raise OutputError(f"{partial} holds an earlier recording that was cut short (it plays): rename it to keep "
+                          "it, or pass -y to replace it")  # fmt: skip
 
 
 def _record(recorder: Recorder, picture: ColourPicture, at_seconds: float, lines: list[str] | None) -> None:
