@@ -53,6 +53,32 @@ def test_onnx_export_matches_pytorch(architecture, tmp_path, precision):
         assert np.abs(got - expected).max() < ONNX_TOLERANCE[precision]
 
 
+def test_onnxruntime_backend_matches_pytorch_and_caches_its_export(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from vidcolor.backends.onnxruntime_cpu import OnnxRuntimeCPUBackend, onnx_path
+    from vidcolor.backends.pytorch import TorchCPUBackend
+
+    model = load_model(PRESETS["fast"].weights)  # trained: real colour to compare
+    backend = OnnxRuntimeCPUBackend(model, cache_dir=tmp_path)
+    assert onnx_path(model, tmp_path).is_file()
+    lightness = torch.rand(2, 1, 96, 160) * 100
+    expected = TorchCPUBackend(model).infer(lightness)
+    got = backend.infer(lightness)
+    assert got.shape == expected.shape and expected.abs().mean() > 1.0
+    assert (got - expected).abs().max() < ONNX_TOLERANCE["fp32"]
+    reloaded = OnnxRuntimeCPUBackend(model, cache_dir=tmp_path)  # from the cached graph
+    assert torch.equal(reloaded.infer(lightness), got)
+
+
+def test_onnxruntime_missing_is_one_line_naming_the_extra(monkeypatch):
+    import vidcolor.backends as backends
+
+    monkeypatch.setattr(backends, "OnnxRuntimeCPUBackend", None)
+    with pytest.raises(BackendUnavailable, match=r"pip install 'vidcolor\[cpu-fast\]'"):
+        backends.check_backend("onnxruntime")
+    assert "onnxruntime" not in backends.available_backends()
+
+
 def test_this_machine_offers_what_it_has():
     assert available_backends()[0] == "cpu"
     assert ("cuda" in available_backends()) == torch.cuda.is_available()
@@ -130,3 +156,13 @@ def test_bench_works_from_any_folder_with_no_options(tmp_path, weights):
     reports = sorted((tmp_path / "vidcolor-bench").glob("*.json"))
     assert len(reports) == 1 and json.loads(reports[0].read_text())["clip"] == "synthetic"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vidcolor-bench"]
+
+
+def test_file_through_the_onnxruntime_backend(tmp_path, weights):
+    pytest.importorskip("onnxruntime")
+    src = write_video(tmp_path / "in.mp4", frames=6)
+    result = run_cli(src, "-o", tmp_path / "out.mp4", "--weights", weights, "--size", TEST_SIZE,
+                     "--backend", "onnxruntime")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "backend onnxruntime (CPU, onnxruntime" in result.stderr
+    assert len(frame_times(tmp_path / "out.mp4")) == 6

@@ -16,16 +16,20 @@ try:
     from .tensorrt import TensorRTBackend
 except ImportError:  # the optional extra `vidcolor[tensorrt]` is not installed
     TensorRTBackend = None
+try:
+    from .onnxruntime_cpu import OnnxRuntimeCPUBackend
+except ImportError:  # the optional extra `vidcolor[cpu-fast]` is not installed
+    OnnxRuntimeCPUBackend = None
 
 log = logging.getLogger("vidcolor")
 
-BackendName = Literal["auto", "cpu", "cuda", "tensorrt"]
-BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "tensorrt")
+BackendName = Literal["auto", "cpu", "onnxruntime", "cuda", "tensorrt"]
+BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "onnxruntime", "cuda", "tensorrt")
 
 
 def available_backends() -> list[str]:
     """The backends this machine can run, fastest last."""
-    names = ["cpu"]
+    names = ["cpu"] + (["onnxruntime"] if OnnxRuntimeCPUBackend is not None else [])
     if torch.cuda.is_available():
         names.append("cuda")
         if TensorRTBackend is not None:
@@ -41,6 +45,10 @@ def check_backend(name: str) -> None:
         raise BackendUnavailable(
             "backend tensorrt: the tensorrt package is not installed (pip install 'vidcolor[tensorrt]')"
         )
+    if name == "onnxruntime" and OnnxRuntimeCPUBackend is None:
+        raise BackendUnavailable(
+            "backend onnxruntime: the onnxruntime package is not installed (pip install 'vidcolor[cpu-fast]')"
+        )
     if name in ("cuda", "tensorrt") and not torch.cuda.is_available():
         raise BackendUnavailable(f"backend {name}: no CUDA GPU is visible to PyTorch")
 
@@ -50,6 +58,8 @@ def create_backend(name: BackendName, model: nn.Module) -> Backend:
     check_backend(name)
     if name == "cpu":
         return TorchCPUBackend(model)
+    if name == "onnxruntime":
+        return OnnxRuntimeCPUBackend(model)
     cuda_ok = torch.cuda.is_available()
     if name == "tensorrt":
         return TensorRTBackend(model)

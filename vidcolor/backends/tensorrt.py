@@ -7,7 +7,6 @@ Torch owns the one CUDA context and all memory: the engine's input and output ar
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -20,6 +19,7 @@ from torch import nn
 
 from ..errors import BackendUnavailable
 from ..models import SIZE_MULTIPLE
+from .artifacts import default_engine_dir, weights_digest
 from .base import Backend, leave_host_cores_to_codecs
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
 
@@ -52,20 +52,6 @@ class ShapeProfile:
     def tag(self) -> str:
         height, width = self.opt_size
         return f"b{self.max_batch}-s{self.min_side}-{self.max_side}-opt{self.opt_batch}x{height}x{width}"
-
-
-def default_engine_dir() -> Path:
-    """The repository's ``engines/`` in a source checkout, else a per-user cache folder."""
-    checkout = Path(__file__).resolve().parents[2] / "engines"
-    return checkout if checkout.is_dir() else Path.home() / ".cache" / "vidcolor" / "engines"
-
-
-def weights_digest(model: nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
 
 
 def engine_path(model: nn.Module, profile: ShapeProfile, engine_dir: Path) -> Path:

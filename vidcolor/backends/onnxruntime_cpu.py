@@ -1,0 +1,80 @@
+"""onnxruntime backend for the CPU: the ONNX export (cached beside TensorRT engines), run by onnxruntime's CPU
+provider on all cores but one. Importing this module fails where ``onnxruntime`` (the ``cpu-fast`` extra) is
+absent; ``vidcolor.backends`` treats that as "not available"."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from .artifacts import default_engine_dir, weights_digest
+from .base import Backend
+from .onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
+
+log = logging.getLogger("vidcolor")
+
+
+def onnx_path(model: nn.Module, folder: Path) -> Path:
+    return folder / f"colorizer-{weights_digest(model)}-fp32.onnx"
+
+
+def cached_onnx(model: nn.Module, folder: Path) -> Path:
+    """The model's fp32 ONNX graph, exported once per weights (export takes seconds; loading it, milliseconds)."""
+    path = onnx_path(model, folder)
+    if not path.is_file():
+        log.info("exporting the model to ONNX for onnxruntime: %s (once per weights)", path.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as scratch, _exporter_quiet():
+            os.replace(export_onnx(model, Path(scratch) / path.name), path)  # whole or not at all
+    return path
+
+
+@contextlib.contextmanager
+def _exporter_quiet() -> Iterator[None]:
+    """The exporter's notes (ops it skips, passes it ran, deprecations) mean nothing to a user: keep them off
+    stderr, where the command line's own notices go."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnx_ir", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+class OnnxRuntimeCPUBackend(Backend):
+    NAME = "onnxruntime"
+
+    def __init__(self, model: nn.Module, *, cache_dir: Path | None = None) -> None:
+        self.device = torch.device("cpu")
+        options = ort.SessionOptions()
+        # As the PyTorch CPU backend does: a core is left to the decoder and encoder threads, and idle workers
+        # sleep instead of spinning on it.
+        options.intra_op_num_threads = max(1, (os.cpu_count() or 1) - 1)
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        path = cached_onnx(model, cache_dir or default_engine_dir())
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.threads = options.intra_op_num_threads
+
+    def infer(self, lightness: torch.Tensor) -> torch.Tensor:
+        feed = {INPUT_NAME: np.ascontiguousarray(lightness.numpy(), dtype=np.float32)}
+        return torch.from_numpy(self.session.run([OUTPUT_NAME], feed)[0])
+
+    def describe(self) -> str:
+        return f"onnxruntime (CPU, onnxruntime {ort.__version__}, {self.threads} threads, float32)"
