@@ -53,30 +53,47 @@ def test_onnx_export_matches_pytorch(architecture, tmp_path, precision):
         assert np.abs(got - expected).max() < ONNX_TOLERANCE[precision]
 
 
-def test_onnxruntime_backend_matches_pytorch_and_caches_its_export(tmp_path):
-    pytest.importorskip("onnxruntime")
-    from vidcolor.backends.onnxruntime_cpu import OnnxRuntimeCPUBackend, onnx_path
-    from vidcolor.backends.pytorch import TorchCPUBackend
+CPU_RUNTIMES = {"onnxruntime": ("onnxruntime", "OnnxRuntimeCPUBackend"), "openvino": ("openvino", "OpenVINOCPUBackend")}
+
+
+@pytest.mark.parametrize("runtime", CPU_RUNTIMES)
+def test_cpu_runtime_matches_pytorch_and_caches_its_export(tmp_path, runtime):
+    package, backend_class = CPU_RUNTIMES[runtime]
+    pytest.importorskip(package)
+    from vidcolor import backends
+    from vidcolor.backends.onnx_export import onnx_path
 
     model = load_model(PRESETS["fast"].weights)  # trained: real colour to compare
-    backend = OnnxRuntimeCPUBackend(model, cache_dir=tmp_path)
+    backend = getattr(backends, backend_class)(model, cache_dir=tmp_path)
     assert onnx_path(model, tmp_path).is_file()
     lightness = torch.rand(2, 1, 96, 160) * 100
-    expected = TorchCPUBackend(model).infer(lightness)
+    expected = backends.TorchCPUBackend(model).infer(lightness)
     got = backend.infer(lightness)
     assert got.shape == expected.shape and expected.abs().mean() > 1.0
     assert (got - expected).abs().max() < ONNX_TOLERANCE["fp32"]
-    reloaded = OnnxRuntimeCPUBackend(model, cache_dir=tmp_path)  # from the cached graph
-    assert torch.equal(reloaded.infer(lightness), got)
+    reloaded = getattr(backends, backend_class)(model, cache_dir=tmp_path)  # from the cached graph
+    assert torch.allclose(reloaded.infer(lightness), got, atol=1e-5)
 
 
-def test_onnxruntime_missing_is_one_line_naming_the_extra(monkeypatch):
+def test_openvino_missing_is_one_line_naming_the_extra(monkeypatch):
     import vidcolor.backends as backends
 
+    monkeypatch.setattr(backends, "OpenVINOCPUBackend", None)
+    with pytest.raises(BackendUnavailable, match=r"pip install 'vidcolor\[openvino\]'"):
+        backends.check_backend("openvino")
+    assert "openvino" not in backends.available_backends()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto takes the GPU there")
+def test_auto_takes_the_fastest_cpu_runtime_installed(model, monkeypatch):
+    import vidcolor.backends as backends
+
+    installed = [name for name, runtime in (("onnxruntime", backends.OnnxRuntimeCPUBackend),
+                                             ("openvino", backends.OpenVINOCPUBackend)) if runtime]  # fmt: skip
+    assert backends.create_backend("auto", model).NAME == (installed + ["cpu"])[0]
     monkeypatch.setattr(backends, "OnnxRuntimeCPUBackend", None)
-    with pytest.raises(BackendUnavailable, match=r"pip install 'vidcolor\[cpu-fast\]'"):
-        backends.check_backend("onnxruntime")
-    assert "onnxruntime" not in backends.available_backends()
+    monkeypatch.setattr(backends, "OpenVINOCPUBackend", None)
+    assert backends.create_backend("auto", model).NAME == "cpu"  # PyTorch stays the fallback
 
 
 def test_this_machine_offers_what_it_has():
@@ -158,11 +175,11 @@ def test_bench_works_from_any_folder_with_no_options(tmp_path, weights):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vidcolor-bench"]
 
 
-def test_file_through_the_onnxruntime_backend(tmp_path, weights):
-    pytest.importorskip("onnxruntime")
+@pytest.mark.parametrize("runtime", CPU_RUNTIMES)
+def test_file_through_a_cpu_runtime(tmp_path, weights, runtime):
+    pytest.importorskip(CPU_RUNTIMES[runtime][0])
     src = write_video(tmp_path / "in.mp4", frames=6)
-    result = run_cli(src, "-o", tmp_path / "out.mp4", "--weights", weights, "--size", TEST_SIZE,
-                     "--backend", "onnxruntime")  # fmt: skip
+    result = run_cli(src, "-o", tmp_path / "out.mp4", "--weights", weights, "--size", TEST_SIZE, "--backend", runtime)
     assert result.returncode == 0, result.stderr
-    assert "backend onnxruntime (CPU, onnxruntime" in result.stderr
+    assert f"backend {runtime} (CPU, " in result.stderr
     assert len(frame_times(tmp_path / "out.mp4")) == 6

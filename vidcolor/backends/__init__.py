@@ -17,19 +17,24 @@ try:
 except ImportError:  # the optional extra `vidcolor[tensorrt]` is not installed
     TensorRTBackend = None
 try:
+    from .openvino_cpu import OpenVINOCPUBackend
+except ImportError:  # the optional extra `vidcolor[openvino]` is not installed
+    OpenVINOCPUBackend = None
+try:
     from .onnxruntime_cpu import OnnxRuntimeCPUBackend
 except ImportError:  # the optional extra `vidcolor[cpu-fast]` is not installed
     OnnxRuntimeCPUBackend = None
 
 log = logging.getLogger("vidcolor")
 
-BackendName = Literal["auto", "cpu", "onnxruntime", "cuda", "tensorrt"]
-BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "onnxruntime", "cuda", "tensorrt")
+BackendName = Literal["auto", "cpu", "onnxruntime", "openvino", "cuda", "tensorrt"]
+BACKEND_NAMES: tuple[str, ...] = ("auto", "cpu", "onnxruntime", "openvino", "cuda", "tensorrt")
 
 
 def available_backends() -> list[str]:
     """The backends this machine can run, fastest last."""
     names = ["cpu"] + (["onnxruntime"] if OnnxRuntimeCPUBackend is not None else [])
+    names += ["openvino"] if OpenVINOCPUBackend is not None else []
     if torch.cuda.is_available():
         names.append("cuda")
         if TensorRTBackend is not None:
@@ -45,32 +50,52 @@ def check_backend(name: str) -> None:
         raise BackendUnavailable(
             "backend tensorrt: the tensorrt package is not installed (pip install 'vidcolor[tensorrt]')"
         )
-    if name == "onnxruntime" and OnnxRuntimeCPUBackend is None:
-        raise BackendUnavailable(
-            "backend onnxruntime: the onnxruntime package is not installed (pip install 'vidcolor[cpu-fast]')"
-        )
+    if extra := _missing_extra(name):
+        raise BackendUnavailable(f"backend {name}: the {name} package is not installed (pip install "
+                                 f"'vidcolor[{extra}]')")  # fmt: skip
     if name in ("cuda", "tensorrt") and not torch.cuda.is_available():
         raise BackendUnavailable(f"backend {name}: no CUDA GPU is visible to PyTorch")
 
 
+def _missing_extra(name: str) -> str | None:
+    """The extra that installs CPU runtime ``name``, where its package does not import."""
+    if name == "onnxruntime" and OnnxRuntimeCPUBackend is None:
+        return "cpu-fast"
+    if name == "openvino" and OpenVINOCPUBackend is None:
+        return "openvino"
+    return None
+
+
 def create_backend(name: BackendName, model: nn.Module) -> Backend:
-    """Build the named backend; ``auto`` takes TensorRT, then CUDA, then CPU — the first this machine can run."""
+    """Build the named backend; ``auto`` takes TensorRT, then CUDA, then the fastest CPU runtime installed — the
+    first this machine can run."""
     check_backend(name)
     if name == "cpu":
         return TorchCPUBackend(model)
     if name == "onnxruntime":
         return OnnxRuntimeCPUBackend(model)
+    if name == "openvino":
+        return OpenVINOCPUBackend(model)
     cuda_ok = torch.cuda.is_available()
     if name == "tensorrt":
         return TensorRTBackend(model)
     if name == "auto" and not cuda_ok:
-        return TorchCPUBackend(model)
+        return _fastest_cpu_backend(model)
     if name == "auto" and TensorRTBackend is not None:
         try:
             return TensorRTBackend(model)
         except BackendUnavailable as exc:
             log.warning("tensorrt unavailable (%s); using cuda", exc)
     return TorchCUDABackend(model)
+
+
+def _fastest_cpu_backend(model: nn.Module) -> Backend:
+    """onnxruntime, then OpenVINO, then PyTorch: their order on the fast model (34.8, 32.1 and 17.7 frames/s at
+    256x448 on a 2-core EPYC; benchmarks/README.md)."""
+    for runtime in (OnnxRuntimeCPUBackend, OpenVINOCPUBackend):
+        if runtime is not None:
+            return runtime(model)
+    return TorchCPUBackend(model)
 
 
 __all__ = ["BACKEND_NAMES", "Backend", "BackendName", "available_backends", "check_backend", "create_backend"]

@@ -7,6 +7,12 @@ typing is the recommended mode. The same graph runs on onnxruntime, which is how
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
 from copy import deepcopy
 from pathlib import Path
 from typing import Literal
@@ -16,6 +22,9 @@ from torch import nn
 from torch.export import Dim
 
 from ..models import SIZE_MULTIPLE
+from .artifacts import weights_digest
+
+log = logging.getLogger("vidcolor")
 
 Precision = Literal["fp32", "fp16"]
 INPUT_NAME, OUTPUT_NAME = "lightness", "ab"
@@ -49,3 +58,35 @@ def export_onnx(model: nn.Module, path: str | Path, *, precision: Precision = "f
             dynamic_shapes=dynamic, opset_version=OPSET, dynamo=True, external_data=False, verbose=False,
         )  # fmt: skip
     return path
+
+
+def onnx_path(model: nn.Module, folder: Path) -> Path:
+    return folder / f"colorizer-{weights_digest(model)}-fp32.onnx"
+
+
+def cached_onnx(model: nn.Module, folder: Path) -> Path:
+    """The model's fp32 ONNX graph, exported once per weights (export takes seconds; loading it, milliseconds)."""
+    path = onnx_path(model, folder)
+    if not path.is_file():
+        log.info("exporting the model to ONNX for onnxruntime: %s (once per weights)", path.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as scratch, _exporter_quiet():
+            os.replace(export_onnx(model, Path(scratch) / path.name), path)  # whole or not at all
+    return path
+
+
+@contextlib.contextmanager
+def _exporter_quiet() -> Iterator[None]:
+    """The exporter's notes (ops it skips, passes it ran, deprecations) mean nothing to a user: keep them off
+    stderr, where the command line's own notices go."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnx_ir", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

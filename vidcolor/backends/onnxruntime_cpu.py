@@ -4,12 +4,7 @@ absent; ``vidcolor.backends`` treats that as "not available"."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import tempfile
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,43 +12,9 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from .artifacts import default_engine_dir, weights_digest
+from .artifacts import default_engine_dir
 from .base import Backend
-from .onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
-
-log = logging.getLogger("vidcolor")
-
-
-def onnx_path(model: nn.Module, folder: Path) -> Path:
-    return folder / f"colorizer-{weights_digest(model)}-fp32.onnx"
-
-
-def cached_onnx(model: nn.Module, folder: Path) -> Path:
-    """The model's fp32 ONNX graph, exported once per weights (export takes seconds; loading it, milliseconds)."""
-    path = onnx_path(model, folder)
-    if not path.is_file():
-        log.info("exporting the model to ONNX for onnxruntime: %s (once per weights)", path.name)
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=folder) as scratch, _exporter_quiet():
-            os.replace(export_onnx(model, Path(scratch) / path.name), path)  # whole or not at all
-    return path
-
-
-@contextlib.contextmanager
-def _exporter_quiet() -> Iterator[None]:
-    """The exporter's notes (ops it skips, passes it ran, deprecations) mean nothing to a user: keep them off
-    stderr, where the command line's own notices go."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnx_ir", "onnxscript")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+from .onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
 
 
 class OnnxRuntimeCPUBackend(Backend):
