@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import TEST_SIZE, run_cli, untrained
-from media import frame_times, write_video
+from media import CLIPS_DIR, frame_times, write_video
 
 from vidcolor import BackendUnavailable, Colorizer
 from vidcolor.backends import available_backends, create_backend
@@ -183,3 +183,38 @@ def test_file_through_a_cpu_runtime(tmp_path, weights, runtime):
     assert result.returncode == 0, result.stderr
     assert f"backend {runtime} (CPU, " in result.stderr
     assert len(frame_times(tmp_path / "out.mp4")) == 6
+
+
+def test_int8_graph_stays_close_to_float(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from vidcolor.backends.onnxruntime_cpu import OnnxRuntimeCPUBackend
+    from vidcolor.train.quantize import quantize_int8
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    holdout = sorted((CLIPS_DIR.parent / "photos" / "holdout").glob("*"))[:12]
+    for photo in holdout[:8]:  # calibrate on some, compare on others
+        (photos / photo.name).write_bytes(photo.read_bytes())
+    model = load_model(PRESETS["fast"].weights)
+    picked = quantize_int8(model, photos, tmp_path / "int8.onnx", count=8, short_side=128)
+    assert len(picked) == 8
+    int8 = OnnxRuntimeCPUBackend(model, graph=tmp_path / "int8.onnx")
+    fp32 = OnnxRuntimeCPUBackend(model, cache_dir=tmp_path)
+    assert "int8" in int8.describe()
+    from vidcolor.train.quantize import calibration_lightness
+
+    for photo in holdout[8:]:
+        lightness = torch.from_numpy(calibration_lightness(photo, 128))
+        expected, got = fp32.infer(lightness), int8.infer(lightness)
+        assert expected.abs().mean() > 1.0
+        assert (got - expected).abs().mean() < 2.0  # the bar for int8, in a*b* units
+
+
+def test_int8_without_its_graph_is_one_line(tmp_path):
+    pytest.importorskip("onnxruntime")
+    if PRESETS["fast"].int8.is_file():
+        pytest.skip("an int8 graph has been made on this machine")
+    clip = write_video(tmp_path / "in.mp4", frames=2)
+    result = run_cli(clip, "-o", tmp_path / "out.mp4", "--model", "fast", "--precision", "int8", "--size", TEST_SIZE)
+    assert result.returncode == 1 and "vidcolor quantize PHOTOS --model fast" in result.stderr.strip(), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -20,7 +20,7 @@ from .colorizer import Colorizer
 from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .models import SIZE_MULTIPLE
-from .models.presets import MODEL_NAMES, PRESETS
+from .models.presets import MODEL_NAMES, PRECISIONS, PRESETS
 from .models.tflite_import import DEFAULT_TFLITE
 from .safe_output import check_video_suffix
 from .temporal import DEFAULT_SMOOTH
@@ -87,8 +87,16 @@ def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True)
                         help="shipped model: fast (the CPU default), quality (the GPU default); auto picks by backend")
     parser.add_argument("--weights", type=Path, help="a colorizer checkpoint instead of a shipped model")
     parser.add_argument("--size", type=_model_size, help="model working size, short side (default: the model's)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="int8: the shipped model quantized, on onnxruntime (about twice as fast on a CPU)")
     if backend:
         parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend")
+
+
+def _colorizer(args: argparse.Namespace, backend: str | None = None) -> Colorizer:
+    """The colorizer the model options ask for (``backend`` where the command names it per case)."""
+    return Colorizer(backend=backend or args.backend, size=args.size, weights=args.weights, model=args.model,
+                     precision=args.precision)  # fmt: skip
 
 
 def _add_smooth_option(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vidcolor",
         description="Colorize a grayscale video (or an image, or a folder of images).",
-        epilog="other commands: vidcolor live, train, eval, eval-video, bench (each with --help)",
+        epilog="other commands: vidcolor live, train, quantize, eval, eval-video, bench (each with --help)",
     )
     parser.add_argument("input", type=Path, help="video file, image file, or folder of images")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output video, image, or folder")
@@ -132,7 +140,7 @@ def _colorize(args: argparse.Namespace) -> int:
     is_video = not source.is_dir() and not is_image_path(source)
     if is_video:
         check_video_suffix(args.output)  # before the model loads
-    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
+    colorizer = _colorizer(args)
     if source.is_dir():
         done = colorize_image_folder(colorizer, source, args.output, overwrite=args.overwrite, progress=not args.quiet)
         if done.failed:  # each bad image is named above; the run ends on one error line, exit 1
@@ -199,6 +207,40 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_quantize_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vidcolor quantize",
+                     description="Make the int8 version of a shipped model for --precision int8 (onnxruntime).")
+    parser.add_argument("photos", type=Path, help="folder of colour photos to calibrate on (training photos)")
+    parser.add_argument("--model", choices=tuple(PRESETS), default="fast", help="the preset (default: fast)")
+    parser.add_argument("--out", type=Path, help="int8 ONNX to write (default: the one --precision int8 loads)")
+    parser.add_argument("--count", type=_positive_int, default=200, help="calibration photos (default: 200)")
+    parser.add_argument("--seed", type=int, default=0, help="picks the calibration photos (default: 0)")
+    _add_message_flags(parser)
+    return parser
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    import onnxruntime
+
+    from .models.checkpoint import load_model
+    from .train.quantize import quantize_int8
+
+    preset = PRESETS[args.model]
+    out = args.out or preset.int8
+    picked = quantize_int8(load_model(preset.weights), args.photos, out, count=args.count, short_side=preset.size,
+                           seed=args.seed)  # fmt: skip
+    card = {
+        "model": preset.name, "from": preset.weights.name,
+        "format": "ONNX, QDQ: int8 weights per output channel, uint8 activations, MinMax calibration",
+        "command": shlex.join(["vidcolor", "quantize", *sys.argv[2:]]) if sys.argv[1:2] == ["quantize"] else None,
+        "calibration": {"folder": str(args.photos), "photos": len(picked), "seed": args.seed},
+        "onnxruntime": onnxruntime.__version__,
+    }  # fmt: skip
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    log.info("wrote %s (%.1f MiB), calibrated on %d photos", out, out.stat().st_size / 2**20, len(picked))
+    return 0
+
+
 def build_eval_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vidcolor eval", description="Score the colorizer on held-out photos.")
     parser.add_argument("photos", type=Path, help="folder of colour photos")
@@ -214,7 +256,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
 def _eval(args: argparse.Namespace) -> int:
     from .train.evaluate import evaluate
 
-    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
+    colorizer = _colorizer(args)
     scores = evaluate(colorizer, args.photos, limit=args.limit, sheet=args.sheet, progress=not args.quiet)
     print(format_scores(scores))
     if args.json:
@@ -283,7 +325,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     names = args.backends or available_backends()
     colorizers = {
-        name: Colorizer(backend=name, size=args.size, weights=args.weights, model=args.model) for name in names
+        name: _colorizer(args, backend=name) for name in names
     }
     model_only: dict[str, float] = {}
     rows = []
@@ -335,7 +377,7 @@ def _eval_video(args: argparse.Namespace) -> int:
     clips = sorted(args.clips.glob("*.mp4"))
     if not clips:
         raise InputError(f"no .mp4 clips in {args.clips}")
-    colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
+    colorizer = _colorizer(args)
     shown = run_name(max(args.smooth))  # the strongest smoothing: its cuts are logged, its frames drawn
     results = []
     for clip in clips:
@@ -411,7 +453,7 @@ def _live(args: argparse.Namespace) -> int:
                                  loop=args.loop)  # fmt: skip
     capture = Capture(open_reader, name=args.source)  # before the model loads: a dead source fails fast
     try:
-        colorizer = Colorizer(backend=args.backend, size=args.size, weights=args.weights, model=args.model)
+        colorizer = _colorizer(args)
     except BaseException:
         capture.stop()
         raise
@@ -427,6 +469,7 @@ def _live(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": (build_train_parser, _train),
     "eval": (build_eval_parser, _eval),
+    "quantize": (build_quantize_parser, _quantize),
     "eval-video": (build_eval_video_parser, _eval_video),
     "bench": (build_bench_parser, _bench),
     "live": (build_live_parser, _live),

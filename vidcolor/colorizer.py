@@ -15,7 +15,7 @@ from .color import YuvFormat, lab_to_chroma, lab_to_rgb, luma_to_lightness_table
 from .errors import WeightsError
 from .models import SIZE_MULTIPLE
 from .models.checkpoint import load_model
-from .models.presets import DEFAULT_SIZE, ModelName, choose_preset, shipped_weights
+from .models.presets import DEFAULT_SIZE, ModelName, Precision, choose_preset, shipped_int8, shipped_weights
 from .temporal import TemporalSmoother
 
 log = logging.getLogger("vidcolor")
@@ -36,14 +36,19 @@ class Colorizer:
 
     def __init__(
         self, *, backend: BackendName = "auto", size: int | None = None, weights: str | Path | None = None,
-        model: ModelName = "auto",
+        model: ModelName = "auto", precision: Precision = "fp32",
     ) -> None:  # fmt: skip
         check_backend(backend)
+        int8_graph = None
         if weights is None:
-            preset = choose_preset(model, backend)
+            preset = choose_preset(model, "onnxruntime" if precision == "int8" else backend)
             weights, default_size, self.model_name = shipped_weights(preset), preset.size, preset.name
+            if precision == "int8":
+                int8_graph, self.model_name = shipped_int8(preset), f"{preset.name}-int8"
         elif model != "auto":
             raise WeightsError(f"give a shipped model ({model}) or a checkpoint ({weights}), not both")
+        elif precision == "int8":
+            raise WeightsError("int8 is made for the shipped models (vidcolor quantize makes one for a checkpoint)")
         else:
             default_size, self.model_name = DEFAULT_SIZE, Path(weights).name
         size = default_size if size is None else size
@@ -51,7 +56,7 @@ class Colorizer:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
         self.size = size
         self.weights_sha256 = hashlib.sha256(Path(weights).read_bytes()).hexdigest()  # tells a resumed run's model
-        self.backend = create_backend(backend, load_model(weights))
+        self.backend = create_backend(backend, load_model(weights), int8_graph=int8_graph)
         self._lightness_tables: dict[bool, torch.Tensor] = {}
         log.info("backend %s, model %s, working size %d", self.backend.describe(), self.model_name, size)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -66,10 +67,15 @@ def _missing_extra(name: str) -> str | None:
     return None
 
 
-def create_backend(name: BackendName, model: nn.Module) -> Backend:
+def create_backend(name: BackendName, model: nn.Module, *, int8_graph: Path | None = None) -> Backend:
     """Build the named backend; ``auto`` takes TensorRT, then CUDA, then the fastest CPU runtime installed — the
-    first this machine can run."""
+    first this machine can run. With ``int8_graph`` (an int8 ONNX file) only onnxruntime will do."""
     check_backend(name)
+    if int8_graph is not None:
+        if name not in ("auto", "onnxruntime") or OnnxRuntimeCPUBackend is None:
+            raise BackendUnavailable("int8 runs on the onnxruntime backend: use --backend onnxruntime (or auto) "
+                                     "with pip install 'vidcolor[cpu-fast]'")  # fmt: skip
+        return OnnxRuntimeCPUBackend(model, graph=int8_graph)
     if name == "cpu":
         return TorchCPUBackend(model)
     if name == "onnxruntime":

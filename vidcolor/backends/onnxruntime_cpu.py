@@ -20,7 +20,8 @@ from .onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
 class OnnxRuntimeCPUBackend(Backend):
     NAME = "onnxruntime"
 
-    def __init__(self, model: nn.Module, *, cache_dir: Path | None = None) -> None:
+    def __init__(self, model: nn.Module, *, cache_dir: Path | None = None, graph: Path | None = None) -> None:
+        """Runs ``graph`` (an ONNX file, e.g. the int8 one) where given, else ``model``'s cached export."""
         self.device = torch.device("cpu")
         options = ort.SessionOptions()
         # As the PyTorch CPU backend does: a core is left to the decoder and encoder threads, and idle workers
@@ -29,13 +30,13 @@ class OnnxRuntimeCPUBackend(Backend):
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        path = cached_onnx(model, cache_dir or default_engine_dir())
+        path = graph or cached_onnx(model, cache_dir or default_engine_dir())
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.threads = options.intra_op_num_threads
+        self.threads, self.precision = options.intra_op_num_threads, "int8" if graph else "float32"
 
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:
         feed = {INPUT_NAME: np.ascontiguousarray(lightness.numpy(), dtype=np.float32)}
         return torch.from_numpy(self.session.run([OUTPUT_NAME], feed)[0])
 
     def describe(self) -> str:
-        return f"onnxruntime (CPU, onnxruntime {ort.__version__}, {self.threads} threads, float32)"
+        return f"onnxruntime (CPU, onnxruntime {ort.__version__}, {self.threads} threads, {self.precision})"

@@ -15,6 +15,8 @@ from .mobile_unet import MobileUNetConfig
 log = logging.getLogger("vidcolor")
 
 ModelName = Literal["auto", "fast", "quality"]
+Precision = Literal["fp32", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_SIZE = 256  # working short side of both presets, and of a checkpoint given by path
 
@@ -32,6 +34,11 @@ class Preset:
     @property
     def card(self) -> Path:
         return self.weights.with_suffix(".json")
+
+    @property
+    def int8(self) -> Path:
+        """The int8 ONNX graph `vidcolor quantize` made of ``weights`` (run by the onnxruntime backend)."""
+        return WEIGHTS_DIR / f"{self.name}-int8.onnx"
 
 
 PRESETS: dict[str, Preset] = {
@@ -63,3 +70,10 @@ def shipped_weights(preset: Preset) -> Path:
             f"train them with `vidcolor train --model {preset.name}` or pass --weights PATH"
         )
     return preset.weights
+
+
+def shipped_int8(preset: Preset) -> Path:
+    if not preset.int8.is_file():
+        raise WeightsError(f"model {preset.name} has no int8 version ({preset.int8} is missing): make it with "
+                           f"vidcolor quantize PHOTOS --model {preset.name}, or use --precision fp32")  # fmt: skip
+    return preset.int8
