@@ -210,11 +210,19 @@ def test_int8_graph_stays_close_to_float(tmp_path):
         assert (got - expected).abs().mean() < 2.0  # the bar for int8, in a*b* units
 
 
-def test_int8_without_its_graph_is_one_line(tmp_path):
+def test_shipped_int8_colorizes_a_file(tmp_path):
     pytest.importorskip("onnxruntime")
-    if PRESETS["fast"].int8.is_file():
-        pytest.skip("an int8 graph has been made on this machine")
-    clip = write_video(tmp_path / "in.mp4", frames=2)
+    clip = write_video(tmp_path / "in.mp4", frames=3)
     result = run_cli(clip, "-o", tmp_path / "out.mp4", "--model", "fast", "--precision", "int8", "--size", TEST_SIZE)
-    assert result.returncode == 1 and "vidcolor quantize PHOTOS --model fast" in result.stderr.strip(), result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == 0, result.stderr
+    assert "onnxruntime" in result.stderr and "int8), model fast-int8" in result.stderr
+    assert len(frame_times(tmp_path / "out.mp4")) == 3
+
+
+def test_int8_without_its_graph_is_one_sentence():
+    from vidcolor.errors import WeightsError
+    from vidcolor.models.presets import Preset, shipped_int8
+
+    unquantized = Preset("unquantized", PRESETS["fast"].config, 256)
+    with pytest.raises(WeightsError, match="vidcolor quantize PHOTOS --model unquantized, or use --precision fp32"):
+        shipped_int8(unquantized)

@@ -223,7 +223,7 @@ def _quantize(args: argparse.Namespace) -> int:
     import onnxruntime
 
     from .models.checkpoint import load_model
-    from .train.quantize import quantize_int8
+    from .train.quantize import FLOAT_CONVS, quantize_int8
 
     preset = PRESETS[args.model]
     out = args.out or preset.int8
@@ -231,7 +231,8 @@ def _quantize(args: argparse.Namespace) -> int:
                            seed=args.seed)  # fmt: skip
     card = {
         "model": preset.name, "from": preset.weights.name,
-        "format": "ONNX, QDQ: int8 weights per output channel, uint8 activations, MinMax calibration",
+        "format": f"ONNX, QDQ: int8 weights per output channel, uint8 activations, MinMax calibration; the first "
+                  f"{FLOAT_CONVS} convolutions in float",
         "command": shlex.join(["vidcolor", "quantize", *sys.argv[2:]]) if sys.argv[1:2] == ["quantize"] else None,
         "calibration": {"folder": str(args.photos), "photos": len(picked), "seed": args.seed},
         "onnxruntime": onnxruntime.__version__,
