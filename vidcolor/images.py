@@ -19,7 +19,8 @@ log = logging.getLogger("vidcolor")
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 DEEP_SUFFIXES = frozenset({".png", ".tif", ".tiff"})  # the formats here that hold 16 bits per sample
-VIDEO_INPUT_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".gif", ".ts"})  # noticed, not read
+# videos noticed in an image folder, not read: the ones vidcolor writes and the ones it refuses to
+VIDEO_INPUT_SUFFIXES = frozenset(safe_output.VIDEO_SUFFIXES) | {".avi", ".webm", ".gif"}
 # A new output folder named like a file is a mistake, not a wish: `-o film.mp4` must not become a folder.
 FILE_LIKE_SUFFIXES = IMAGE_SUFFIXES | VIDEO_INPUT_SUFFIXES
 

@@ -138,13 +138,13 @@ def colorize_file(
                     "preset": preset, "overlay_fps": overlay_fps}  # fmt: skip
         record = resume.run_record(input_path, settings)
         cut = resume.resumable_cut(output_path, record, restart=restart)
-        partial = fragments.fragments_path(output_path)
+        partial, sidecar = fragments.fragments_path(output_path), resume.sidecar_path(output_path)
         # a resumed run writes a new file that starts with the kept part, then takes the partial's place
         writing = partial.with_name(partial.name + ".next") if cut else partial
         sink = VideoFileSink(writing, source.info, audio=source.audio, crf=crf, preset=preset,
                              finish_as=output_path.suffix)  # fmt: skip
         try:
-            resume.write_record(resume.sidecar_path(output_path), record)
+            resume.write_record(sidecar, record)
             if cut is not None:
                 _continue_from(cut, partial, writing, sink, source)
             smoother = TemporalSmoother(smooth) if smooth > 0 else None
@@ -157,7 +157,7 @@ def colorize_file(
             if explained is exc:
                 raise
             raise explained from exc
-        resume.sidecar_path(output_path).unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
         if not result[2]:  # an interrupted run has said so already
             _warn_if_incomplete(source, result[0], output_path)
         return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -12,6 +13,12 @@ import torch
 # threads. Thread pools sized to every core starve libx264: on an H100 host (16 cores), 1080p batch 4 reached
 # 0.66-0.68x the decode->encode ceiling with the default pools and 0.80x with 2 threads each (benchmarks/README.md).
 HOST_THREADS_BESIDE_GPU = 2
+
+
+def cpu_model_threads() -> int:
+    """Threads for a model on the CPU: all cores but one. With every core taken, the runtime's workers and the
+    decoder and encoder threads starve each other (10-40x slowdowns seen on 2 cores)."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 def leave_host_cores_to_codecs() -> None:

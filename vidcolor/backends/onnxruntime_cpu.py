@@ -4,7 +4,6 @@ absent; ``vidcolor.backends`` treats that as "not available"."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 from torch import nn
 
 from .artifacts import default_engine_dir
-from .base import Backend
+from .base import Backend, cpu_model_threads
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
 
 
@@ -24,9 +23,7 @@ class OnnxRuntimeCPUBackend(Backend):
         """Runs ``graph`` (an ONNX file, e.g. the int8 one) where given, else ``model``'s cached export."""
         self.device = torch.device("cpu")
         options = ort.SessionOptions()
-        # As the PyTorch CPU backend does: a core is left to the decoder and encoder threads, and idle workers
-        # sleep instead of spinning on it.
-        options.intra_op_num_threads = max(1, (os.cpu_count() or 1) - 1)
+        options.intra_op_num_threads = cpu_model_threads()  # idle workers sleep instead of spinning beside them
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

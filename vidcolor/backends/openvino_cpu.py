@@ -4,7 +4,6 @@ is absent; ``vidcolor.backends`` treats that as "not available"."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 from torch import nn
 
 from .artifacts import default_engine_dir
-from .base import Backend
+from .base import Backend, cpu_model_threads
 from .onnx_export import cached_onnx
 
 
@@ -22,7 +21,7 @@ class OpenVINOCPUBackend(Backend):
 
     def __init__(self, model: nn.Module, *, cache_dir: Path | None = None) -> None:
         self.device = torch.device("cpu")
-        self.threads = max(1, (os.cpu_count() or 1) - 1)  # a core left to the decoder and encoder threads
+        self.threads = cpu_model_threads()
         # float32 as the other CPU backends: left to itself OpenVINO runs bfloat16 where the CPU has it (a*b* off
         # by up to 1.8), a choice that would need its own quality check
         config = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import nn
 
-from .base import Backend, leave_host_cores_to_codecs
+from .base import Backend, cpu_model_threads, leave_host_cores_to_codecs
 
 
 def cpu_inference_model(model: nn.Module) -> nn.Module:
@@ -23,9 +21,7 @@ class TorchCPUBackend(Backend):
     NAME = "cpu"
 
     def __init__(self, model: nn.Module) -> None:
-        # Leave a core to the decoder and encoder threads: with every core taken, OpenMP's spinning
-        # workers and the codec threads starve each other (10-40x slowdowns seen on 2 cores).
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+        torch.set_num_threads(cpu_model_threads())
         # Tiny activations would otherwise take the CPU's slow denormal path (seen: 10-20x per frame).
         torch.set_flush_denormal(True)
         self.device = torch.device("cpu")
