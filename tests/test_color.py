@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.color import YuvFormat, lab_to_chroma, lab_to_rgb, luma_to_lightness_table, rgb_to_lab
+from vidcolor.color import (
+    YuvFormat,
+    _lab_to_chroma_torch,
+    lab_to_chroma,
+    lab_to_rgb,
+    luma_to_lightness_table,
+    rgb_to_lab,
+)
 
 
 def _random_rgb(seed: int, shape=(48, 48)) -> np.ndarray:
@@ -68,6 +75,20 @@ def test_limited_range_chroma_stays_in_range():
     ab = torch.full((1, 2, 4, 4), 120.0)  # far outside sRGB: clipped, never wraps
     cb, cr = lab_to_chroma(lightness, ab, YuvFormat(full_range=False, matrix="bt709"))
     assert cb.min() >= 16 and cb.max() <= 240 and cr.min() >= 16 and cr.max() <= 240
+
+
+@pytest.mark.parametrize("full_range", [False, True])
+@pytest.mark.parametrize("matrix", ["bt601", "bt709"])
+def test_opencv_chroma_agrees_with_the_torch_maths_gpus_run(full_range, matrix):
+    """The CPU computes Cb/Cr with OpenCV, a GPU with torch: the two must give the same picture."""
+    rng = torch.Generator().manual_seed(0)
+    lab = torch.cat((torch.rand(2, 1, 30, 40, generator=rng) * 100, torch.randn(2, 2, 30, 40, generator=rng) * 40), 1)
+    fmt = YuvFormat(full_range, matrix)
+    low, high = (0, 255) if full_range else (16, 240)
+    expected = _lab_to_chroma_torch(lab.double(), fmt, low, high)  # randn * 40: many colours outside sRGB
+    for ours, theirs in zip(lab_to_chroma(lab[:, :1], lab[:, 1:], fmt), expected, strict=True):
+        difference = (ours.int() - theirs.int()).abs()
+        assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
 
 
 def test_unknown_matrix_is_refused():
