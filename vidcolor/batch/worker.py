@@ -1,0 +1,109 @@
+"""A file worker: loads the model once, then colorizes one file per call with the single-file code. The local
+pool runs one in each of its processes, the Ray engine one in each actor; only paths and small results cross."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..backends import BackendName
+from ..colorizer import Colorizer
+from ..errors import VidcolorError, first_line
+from ..images import colorize_image_file
+from ..models.presets import ModelName, Precision
+from ..temporal import DEFAULT_SMOOTH
+from .discover import Job
+
+log = logging.getLogger("vidcolor")
+
+
+@dataclass(frozen=True)
+class ColorOptions:
+    """The model, smoothing and encoder settings of single-file mode, for every file of a batch."""
+
+    model: ModelName = "auto"
+    weights: Path | None = None
+    size: int | None = None
+    precision: Precision = "fp32"
+    backend: BackendName = "auto"
+    batch: int = 1
+    smooth: float = DEFAULT_SMOOTH
+    crf: int = 18
+    preset: str = "fast"
+
+    def settings(self) -> dict[str, object]:
+        """What the manifest compares across runs: the options, with the weights file as its digest."""
+        settings = {k: v for k, v in asdict(self).items() if k != "batch"}  # frames per call change no pixel
+        if self.weights is not None:
+            settings["weights"] = hashlib.sha256(self.weights.read_bytes()).hexdigest()
+        return settings
+
+    def colorizer(self) -> Colorizer:
+        return Colorizer(backend=self.backend, size=self.size, weights=self.weights, model=self.model,
+                         precision=self.precision)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call did: ``reason`` is empty when the output was written."""
+
+    job: Job
+    frames: int
+    seconds: float  # wall clock
+    worker: str
+    reason: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+class _Kept(logging.Handler):
+    """Keeps the warnings of one file (a cut-short input, …) for the driver to show."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+class FileWorker:
+    def __init__(self, options: ColorOptions, *, overwrite: bool, name: str = "") -> None:
+        # a worker's notices would interleave with the driver's bar: its warnings travel back with the outcome
+        log.setLevel(logging.WARNING)
+        log.propagate = False
+        self._kept = _Kept()
+        log.addHandler(self._kept)
+        self.options, self.overwrite = options, overwrite
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.colorizer = options.colorizer()
+
+    def run(self, job: Job) -> Outcome:
+        """Colorize ``job``; a failure of the file's own is returned as its one-line reason, never raised."""
+        from ..pipeline import colorize_file  # PyAV loads with the first video
+
+        self._kept.messages = []
+        started = time.perf_counter()
+        frames, reason = 1, ""
+        try:
+            if job.kind == "image":
+                colorize_image_file(self.colorizer, job.input, job.output, overwrite=self.overwrite)
+            else:
+                o = self.options
+                result = colorize_file(job.input, job.output, colorizer=self.colorizer, overwrite=self.overwrite,
+                                       crf=o.crf, preset=o.preset, batch=o.batch, smooth=o.smooth)  # fmt: skip
+                frames = result.frames
+        except VidcolorError as exc:
+            reason = first_line(exc)
+        except Exception as exc:  # a file that trips an unforeseen error fails alone; the batch goes on
+            reason = f"{type(exc).__name__}: {first_line(exc)}"
+        return Outcome(job, frames if not reason else 0, time.perf_counter() - started, self.name, reason,
+                       tuple(self._kept.messages))  # fmt: skip
