@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clip", type=Path, default=Path("../shared/data/clips/pedestrians_street.mp4"))
     parser.add_argument("--backend", default="auto")
-    parser.add_argument("--precision", default="fp32", help="fp32, or int8 (onnxruntime, after vidcolor quantize)")
+    parser.add_argument("--precision", default="auto", help="auto (int8 on onnxruntime), fp32 or int8")
     parser.add_argument("--sizes", default="480p", help="comma-separated of " + ",".join(RESOLUTIONS))
     parser.add_argument("--frames", type=int, default=240, help="frames to process per size (default: 240)")
     parser.add_argument("--smooth", type=float, default=0.9)

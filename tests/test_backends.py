@@ -219,6 +219,19 @@ def test_shipped_int8_colorizes_a_file(tmp_path):
     assert len(frame_times(tmp_path / "out.mp4")) == 3
 
 
+@pytest.mark.parametrize("backend, precision", [("onnxruntime", "int8"), ("cpu", "fp32"), ("openvino", "fp32")])
+def test_default_precision_is_int8_where_onnxruntime_runs_the_model(backend, precision):
+    pytest.importorskip(CPU_RUNTIMES.get(backend, ("torch",))[0])
+    colorizer = Colorizer(backend=backend, model="fast", size=TEST_SIZE)
+    assert colorizer.model_name == ("fast-int8" if precision == "int8" else "fast")
+    assert ("int8" if precision == "int8" else "float32") in colorizer.backend.describe()
+
+
+def test_a_checkpoint_runs_in_float32_by_default(weights):
+    pytest.importorskip("onnxruntime")
+    assert "float32" in Colorizer(backend="onnxruntime", weights=weights, size=TEST_SIZE).backend.describe()
+
+
 def test_int8_without_its_graph_is_one_sentence():
     from vidcolor.errors import WeightsError
     from vidcolor.models.presets import Preset, shipped_int8

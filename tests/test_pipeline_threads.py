@@ -28,7 +28,9 @@ def _fail_on_call(n: int, real):
     return wrapper
 
 
-@pytest.mark.parametrize("owner, method", [(Colorizer, "chroma_planes"), (VideoFileSink, "write_frame")])
+@pytest.mark.parametrize(
+    "owner, method", [(Colorizer, "predict"), (Colorizer, "chroma"), (VideoFileSink, "write_frame")]
+)
 def test_failure_stops_everything(tmp_path, colorizer, monkeypatch, owner, method):
     src = write_video(tmp_path / "in.mp4", frames=40)
     monkeypatch.setattr(owner, method, _fail_on_call(5, getattr(owner, method)))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .backends import BackendName, check_backend, create_backend
+from .backends import BackendName, check_backend, create_backend, runs_int8
 from .color import YuvFormat, lab_to_chroma, lab_to_rgb, luma_to_lightness_table, rgb_to_lab
 from .errors import WeightsError
 from .models import SIZE_MULTIPLE
@@ -19,6 +20,14 @@ from .models.presets import DEFAULT_SIZE, ModelName, Precision, choose_preset, s
 from .temporal import TemporalSmoother
 
 log = logging.getLogger("vidcolor")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model thread hands on: full-size L* (B, 1, H, W) and a*b* (B, 2, h, w) at the working size."""
+
+    lightness: torch.Tensor
+    ab: torch.Tensor
 
 
 def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -32,18 +41,19 @@ def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
 class Colorizer:
     """Predicts colour from lightness with a shipped model preset (``model``: ``fast``, ``quality``, or ``auto``
     for fast on the CPU and quality on a GPU), or the checkpoint ``weights`` names. ``size`` (the working
-    short side) defaults to the preset's."""
+    short side) defaults to the preset's. ``precision`` ``auto`` runs a shipped model's int8 graph where onnxruntime
+    runs the model (it keeps the float colour: benchmarks/README.md), float32 elsewhere."""
 
     def __init__(
         self, *, backend: BackendName = "auto", size: int | None = None, weights: str | Path | None = None,
-        model: ModelName = "auto", precision: Precision = "fp32",
+        model: ModelName = "auto", precision: Precision = "auto",
     ) -> None:  # fmt: skip
         check_backend(backend)
         int8_graph = None
         if weights is None:
             preset = choose_preset(model, "onnxruntime" if precision == "int8" else backend)
             weights, default_size, self.model_name = shipped_weights(preset), preset.size, preset.name
-            if precision == "int8":
+            if precision == "int8" or (precision == "auto" and runs_int8(backend) and preset.int8.is_file()):
                 int8_graph, self.model_name = shipped_int8(preset), f"{preset.name}-int8"
         elif model != "auto":
             raise WeightsError(f"give a shipped model ({model}) or a checkpoint ({weights}), not both")
@@ -94,23 +104,33 @@ class Colorizer:
         ab = F.interpolate(ab, size=chroma_size, mode="bilinear", align_corners=False)
         return lab_to_chroma(lightness, ab, fmt)
 
-    def chroma_planes(
-        self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None,
-        output: YuvFormat | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """uint8 Y' planes (B, H, W), in stream order -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0.
+    def predict(self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None) -> Prediction:
+        """uint8 Y' planes (B, H, W), in stream order -> L* and the (smoothed) a*b* on ``device``.
 
-        Only uint8 planes cross between host and device: Y' up, Cb and Cr down. ``smoother`` carries one
-        stream's colour history from call to call. The chroma is in ``fmt`` unless ``output`` names another
-        format (live mode shows full-range BT.601, whatever the camera sends).
+        ``smoother`` carries one stream's colour history from call to call.
         """
         lightness = self.lightness_from_luma(self.upload(luma), fmt.full_range)
         model_input = self.model_input(lightness)
         ab = self.backend.infer(model_input)
         if smoother is not None:
             ab = smoother(model_input, ab)
-        cb, cr = self.chroma_from(lightness, ab, output or fmt)
+        return Prediction(lightness, ab)
+
+    def chroma(self, prediction: Prediction, fmt: YuvFormat) -> tuple[np.ndarray, np.ndarray]:
+        """A prediction -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0 in ``fmt``, on the host.
+
+        Only uint8 planes cross between host and device: Y' up (``predict``), Cb and Cr down (here).
+        """
+        cb, cr = self.chroma_from(prediction.lightness, prediction.ab, fmt)
         return cb.cpu().numpy(), cr.cpu().numpy()
+
+    def chroma_planes(
+        self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None,
+        output: YuvFormat | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """``predict`` then ``chroma`` in one call. The chroma is in ``fmt`` unless ``output`` names another
+        format (live mode shows full-range BT.601, whatever the camera sends)."""
+        return self.chroma(self.predict(luma, fmt, smoother), output or fmt)
 
     def colorize_image(self, image: np.ndarray) -> np.ndarray:
         """Grey (H, W) or RGB (H, W, 3), uint8 or uint16 -> RGB (H, W, 3) of the same type; the output keeps the

@@ -1,5 +1,8 @@
 """The file pipeline: a decoder thread, the model on the calling thread, an encoder thread.
 
+The model's thread only predicts colour; the encoder's thread turns the prediction into Cb/Cr planes, so on a CPU
+the model never waits for the colour maths.
+
 Bounded queues join them. An error in any thread stops all three and is raised once, from the caller;
 Ctrl-C ends the input early and the encoder still finishes the file, so it stays playable.
 """
@@ -21,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import fragments, resume, safe_output
-from .colorizer import Colorizer
+from .colorizer import Colorizer, Prediction
 from .errors import VidcolorError, first_line
 from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
@@ -39,14 +42,13 @@ _FRAME_SLACK = 2  # frames a complete file may fall short of its declared durati
 
 
 @dataclass(frozen=True)
-class ColorFrame:
-    """A finished picture: the source's Y' and the computed Cb, Cr, with the source's timing."""
+class _Predicted:
+    """A batch on its way to the encoder: the items in stream order (frames and the audio packets between them),
+    the frames' Y' (B, H, W) and the model's prediction for them (None for audio alone)."""
 
-    luma: np.ndarray  # (H, W) uint8
-    cb: np.ndarray  # (H/2, W/2) uint8
-    cr: np.ndarray  # (H/2, W/2) uint8
-    pts: int
-    duration: int
+    items: list[LumaFrame | av.Packet]
+    luma: np.ndarray | None
+    prediction: Prediction | None
 
 
 @dataclass(frozen=True)
@@ -235,13 +237,15 @@ def _run_threads(
         _put(decoded, _END, abort, stop_reading)
 
     def write() -> None:
+        frame_pictures = _FramePictures(colorizer, source, overlay_fps)
         try:
-            while (item := _get(finished, abort)) is not _END:
-                if isinstance(item, ColorFrame):
-                    sink.write_frame(item.luma, item.cb, item.cr, item.pts, item.duration)
-                    bar.update(1)
-                else:
-                    sink.write_audio(item)
+            while (batch := _get(finished, abort)) is not _END:
+                for item in frame_pictures.of(batch):
+                    if isinstance(item, av.Packet):
+                        sink.write_audio(item)
+                    else:
+                        sink.write_frame(*item)
+                        bar.update(1)
         except BaseException:
             sink.close(flush=False)
             raise
@@ -255,8 +259,7 @@ def _run_threads(
     interrupted = False
     error: BaseException | None = None
     try:
-        _colorize_items(_drain(decoded, abort), colorizer, smoother, source, batch, overlay_fps,
-                        lambda x: _put(finished, x, abort))  # fmt: skip
+        _predict_batches(_drain(decoded, abort), colorizer, smoother, source, batch, lambda x: _put(finished, x, abort))
         _put(finished, _END, abort)
     except KeyboardInterrupt:
         interrupted = True
@@ -285,47 +288,25 @@ def _drain(q: queue.Queue, abort: threading.Event) -> Iterable[LumaFrame | av.Pa
         yield item
 
 
-def _colorize_items(
+def _predict_batches(
     items: Iterable[LumaFrame | av.Packet],
     colorizer: Colorizer,
     smoother: TemporalSmoother | None,
     source: FileSource,
     batch: int,
-    overlay_fps: bool,
-    emit: Callable[[object], None],
+    emit: Callable[[_Predicted], None],
 ) -> None:
-    """Colorize frames ``batch`` at a time; audio packets keep their place among the frames."""
+    """The model thread's work: predict colour for ``batch`` frames at a time, audio packets keeping their place.
+    Turning the prediction into Cb/Cr is left to the encoder's thread, so the model's thread does nothing else."""
     width, height = encoded_size(source.info.width, source.info.height)
-    default_duration = _frame_duration(source)
     pending: list[LumaFrame | av.Packet] = []
-    pending_frames = colorized = 0
-    started = time.perf_counter()
-
-    def colorize(frames: list[LumaFrame]) -> list[ColorFrame]:
-        if not frames:
-            return []
-        nonlocal colorized
-        luma = np.stack([f.luma[:height, :width] for f in frames])  # (B, H, W)
-        cb, cr = colorizer.chroma_planes(luma, source.info.yuv, smoother)
-        colorized += len(frames)
-        if overlay_fps:
-            line = f"{colorized / (time.perf_counter() - started):.1f} fps | {colorizer.backend.NAME}"
-            for planes in zip(luma, cb, cr, strict=True):
-                draw_lines_yuv(*planes, [line])
-        return [
-            ColorFrame(y, u, v, f.pts, f.duration or default_duration)
-            for f, y, u, v in zip(frames, luma, cb, cr, strict=True)
-        ]
+    pending_frames = 0
 
     def flush() -> None:
-        colored = iter(colorize([item for item in pending if isinstance(item, LumaFrame)]))
-        for item in pending:
-            if not isinstance(item, LumaFrame):
-                emit(item)
-            else:
-                picture = next(colored)
-                if not item.warm_up:  # warm-up frames only bring the smoother to where it was
-                    emit(picture)
+        frames = [item for item in pending if isinstance(item, LumaFrame)]
+        luma = np.stack([f.luma[:height, :width] for f in frames]) if frames else None  # (B, H, W)
+        prediction = colorizer.predict(luma, source.info.yuv, smoother) if frames else None
+        emit(_Predicted(list(pending), luma, prediction))
         pending.clear()
 
     for item in items:
@@ -334,7 +315,39 @@ def _colorize_items(
         if pending_frames == batch:
             flush()
             pending_frames = 0
-    flush()
+    if pending:
+        flush()
+
+
+class _FramePictures:
+    """On the encoder's thread: a predicted batch -> its pictures (Y', Cb, Cr, pts, duration) and audio packets,
+    in stream order, warm-up frames left out."""
+
+    def __init__(self, colorizer: Colorizer, source: FileSource, overlay_fps: bool) -> None:
+        self._colorizer, self._format, self._overlay_fps = colorizer, source.info.yuv, overlay_fps
+        self._default_duration = _frame_duration(source)
+        self._colorized, self._started = 0, time.perf_counter()
+
+    def of(self, batch: _Predicted) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | av.Packet]:
+        planes = iter(())
+        if batch.prediction is not None:
+            cb, cr = self._colorizer.chroma(batch.prediction, self._format)
+            planes = zip(batch.luma, cb, cr, strict=True)
+            self._colorized += len(cb)
+            if self._overlay_fps:
+                self._draw_rate(batch.luma, cb, cr)
+        for item in batch.items:
+            if isinstance(item, av.Packet):
+                yield item
+                continue
+            luma, cb, cr = next(planes)
+            if not item.warm_up:  # warm-up frames only bring the smoother to where it was
+                yield luma, cb, cr, item.pts, item.duration or self._default_duration
+
+    def _draw_rate(self, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> None:
+        line = f"{self._colorized / (time.perf_counter() - self._started):.1f} fps | {self._colorizer.backend.NAME}"
+        for picture in zip(luma, cb, cr, strict=True):
+            draw_lines_yuv(*picture, [line])
 
 
 def _frame_duration(source: FileSource) -> int:

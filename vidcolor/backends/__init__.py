@@ -67,6 +67,13 @@ def _missing_extra(name: str) -> str | None:
     return None
 
 
+def runs_int8(name: str) -> bool:
+    """Whether backend ``name`` would run an int8 graph here: onnxruntime, named or as ``auto``'s CPU choice."""
+    if OnnxRuntimeCPUBackend is None:
+        return False
+    return name == "onnxruntime" or (name == "auto" and not torch.cuda.is_available())
+
+
 def create_backend(name: BackendName, model: nn.Module, *, int8_graph: Path | None = None) -> Backend:
     """Build the named backend; ``auto`` takes TensorRT, then CUDA, then the fastest CPU runtime installed — the
     first this machine can run. With ``int8_graph`` (an int8 ONNX file) only onnxruntime will do."""
@@ -104,4 +111,5 @@ def _fastest_cpu_backend(model: nn.Module) -> Backend:
     return TorchCPUBackend(model)
 
 
-__all__ = ["BACKEND_NAMES", "Backend", "BackendName", "available_backends", "check_backend", "create_backend"]
+__all__ = ["BACKEND_NAMES", "Backend", "BackendName", "available_backends", "check_backend", "create_backend",
+           "runs_int8"]

@@ -15,8 +15,8 @@ from .mobile_unet import MobileUNetConfig
 log = logging.getLogger("vidcolor")
 
 ModelName = Literal["auto", "fast", "quality"]
-Precision = Literal["fp32", "int8"]
-PRECISIONS: tuple[str, ...] = ("fp32", "int8")
+Precision = Literal["auto", "fp32", "int8"]
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "int8")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_SIZE = 256  # working short side of both presets, and of a checkpoint given by path
 
