@@ -469,7 +469,7 @@ def _live(args: argparse.Namespace) -> int:
 
 def _ray_address(text: str) -> str:
     """A cluster address, not a source folder caught by the optional value (`--ray SRC`)."""
-    if text != "auto" and not text.startswith("ray://") and (":" not in text or Path(text).exists()):
+    if text not in ("", "auto") and not text.startswith("ray://") and (":" not in text or Path(text).exists()):
         raise argparse.ArgumentTypeError(f"{text!r} is no cluster address (host:port, ray://host:port or auto); "
                                          "put the sources before --ray")  # fmt: skip
     return text

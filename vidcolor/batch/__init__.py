@@ -104,6 +104,9 @@ def _drive(pool: Engine, jobs: list[Job], failures: dict[str, int], retries: int
         for outcome in pool.wait(timeout=1.0):
             busy -= 1
             job = outcome.job
+            if outcome.lost:
+                queue.appendleft(job)
+                continue
             for warning in outcome.warnings:
                 log.warning("%s: %s", job.input, warning)
             common = {"key": job.key, "input": str(job.input.absolute()), "input_identity": identities[job.key],

@@ -58,6 +58,7 @@ class Outcome:
     worker: str
     reason: str = ""
     warnings: tuple[str, ...] = ()
+    lost: bool = False  # the worker was lost with its node, not failed by the file: the file goes again, uncounted
 
     @property
     def ok(self) -> bool:
