@@ -27,9 +27,12 @@ def _serve(conn: Connection, options: ColorOptions, overwrite: bool, name: str, 
     except Exception as exc:
         conn.send(first_line(exc) if isinstance(exc, VidcolorError) else f"{type(exc).__name__}: {first_line(exc)}")
         return
-    conn.send(None)
-    while (job := conn.recv()) is not None:
-        conn.send(worker.run(job))
+    try:
+        conn.send(None)
+        while (job := conn.recv()) is not None:
+            conn.send(worker.run(job))
+    except (EOFError, BrokenPipeError):  # the driver is gone: so is the run
+        return
 
 
 def _core_shares(workers: int) -> list[list[int]]:

@@ -29,7 +29,7 @@ class ColorOptions:
     model: ModelName = "auto"
     weights: Path | None = None
     size: int | None = None
-    precision: Precision = "fp32"
+    precision: Precision = "auto"
     backend: BackendName = "auto"
     batch: int = 1
     smooth: float = DEFAULT_SMOOTH
