@@ -151,6 +151,7 @@ def test_full_disk_stops_the_recording_not_the_live_view(small_disk: Path, tmp_p
                      "--size", TEST_SIZE, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "recording stopped: no space left on device" in result.stderr and "the live view goes on" in result.stderr
-    assert "240 frames" in result.stderr.strip().splitlines()[-1]  # the live loop ran to the end
+    shown, dropped = re.search(r"(\d+) frames in .* dropped (\d+)", result.stderr.strip().splitlines()[-1]).groups()
+    assert int(shown) + int(dropped) == 240  # the live loop ran to the end (a busy machine may drop a frame or two)
     assert "Traceback" not in result.stderr
     assert 0 < playable_frames(small_disk / ".rec.mp4.partial.mp4") < 240  # what was recorded plays
