@@ -108,6 +108,17 @@ def luma_planes(path: Path) -> list[np.ndarray]:
 
 
 
+def chroma_planes(path: Path) -> list[np.ndarray]:
+    """Cb and Cr of every frame, stacked (2, H/2, W/2), as int."""
+    out = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            planes = frame.to_ndarray(format="yuv420p")
+            height = frame.height
+            out.append(planes[height:].reshape(2, height // 2, frame.width // 2).astype(int))
+    return out
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))

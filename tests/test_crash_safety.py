@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import frame_times, luma_planes, write_video
+from media import chroma_planes, frame_times, luma_planes, write_video
 
 from vidcolor.train.evaluate import psnr
 
@@ -64,17 +64,6 @@ def test_kill_9_leaves_a_playable_partial(tmp_path: Path, long_clip: Path, weigh
     kept = frame_times(partial)
     assert 60 <= len(kept) < CLIP_FRAMES  # at least a whole fragment (2 s), not all of it
     assert kept == pytest.approx(frame_times(long_clip)[: len(kept)], abs=1e-6)
-
-
-def chroma_planes(path: Path) -> list[np.ndarray]:
-    """Cb and Cr of every frame, stacked (2, H/2, W/2), as int."""
-    out = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            planes = frame.to_ndarray(format="yuv420p")
-            height = frame.height
-            out.append(planes[height:].reshape(2, height // 2, frame.width // 2).astype(int))
-    return out
 
 
 def audio_packets(path: Path) -> list[tuple[float, bytes]]:

@@ -16,7 +16,9 @@ from typing import NoReturn
 
 from . import __version__
 from .backends import BACKEND_NAMES, available_backends
+from .color import SATURATION_MAX
 from .colorizer import Colorizer
+from .compare import COMPARE_MODES
 from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .models import SIZE_MULTIPLE
@@ -75,6 +77,22 @@ def _strength(text: str) -> float:
     return value
 
 
+def _saturation(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= SATURATION_MAX:
+        raise argparse.ArgumentTypeError(f"must be between 0 (grey) and {SATURATION_MAX:g}, got {text}")
+    return value
+
+
+def _add_look_options(parser: argparse.ArgumentParser) -> None:
+    """How the colour is written: its strength and the comparison with the input."""
+    parser.add_argument("--saturation", type=_saturation, default=1.0,
+                        help="scale the colour: 0 grey, 1 as predicted (default), 1.3 more vivid")
+    parser.add_argument("--compare", choices=COMPARE_MODES, default="off",
+                        help="side: the input's grey left of the colour (twice the width); split: grey left half, "
+                             "colour right half (default: off)")  # fmt: skip
+
+
 def _crf(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 51:
@@ -126,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_smooth_option(parser)
     parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
     parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
-    parser.add_argument("--overlay-fps", action="store_true", help="draw the processing rate on every frame")
+    _add_look_options(parser)
+    parser.add_argument("--overlay-fps", action="store_true",
+                        help="draw the processing rate on every frame (and label --compare's halves)")
     _add_message_flags(parser)
     parser.add_argument("--version", action="version", version=f"vidcolor {__version__}")
     return parser
@@ -142,20 +162,22 @@ def _colorize(args: argparse.Namespace) -> int:
     if is_video:
         check_video_suffix(args.output)  # before the model loads
     colorizer = _colorizer(args)
+    look = {"saturation": args.saturation, "compare": args.compare}
     if source.is_dir():
-        done = colorize_image_folder(colorizer, source, args.output, overwrite=args.overwrite, progress=not args.quiet)
+        done = colorize_image_folder(colorizer, source, args.output, overwrite=args.overwrite, progress=not args.quiet,
+                                     labels=args.overlay_fps, **look)  # fmt: skip
         if done.failed:  # each bad image is named above; the run ends on one error line, exit 1
             raise InputError(done.summary())
         log.info("%s", done.summary())
         return 0
     if is_image_path(source):
-        colorize_image_file(colorizer, source, args.output, overwrite=args.overwrite)
+        colorize_image_file(colorizer, source, args.output, overwrite=args.overwrite, labels=args.overlay_fps, **look)
         log.info("wrote %s", args.output)
         return 0
     result = colorize_file(
         source, args.output, colorizer=colorizer, overwrite=args.overwrite,
         crf=args.crf, preset=args.preset, batch=args.batch, smooth=args.smooth, progress=not args.quiet,
-        overlay_fps=args.overlay_fps, restart=args.restart,
+        overlay_fps=args.overlay_fps, restart=args.restart, **look,
     )  # fmt: skip
     if result.interrupted:
         log.warning("interrupted: %s holds the first %d frames and plays", result.output, result.frames)

@@ -18,6 +18,7 @@ Matrix = Literal["bt601", "bt709"]
 
 # Kr, Kb of the two luma/chroma matrices in use for 8-bit video.
 _MATRIX_COEFFS: dict[str, tuple[float, float]] = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
+BT601_LUMA = (0.299, 0.587, 0.114)  # R', G', B' weights of Y' in BT.601, as JPEG and still images use
 
 _D65_WHITE = (0.95047, 1.0, 1.08883)
 _RGB_TO_XYZ = (
@@ -126,6 +127,26 @@ def _chroma_rows(fmt: YuvFormat) -> tuple[tuple[float, float, float, float], ...
     )
 
 
+def chroma_range(fmt: YuvFormat) -> tuple[int, int]:
+    """The legal Cb/Cr codes of 8-bit video in ``fmt``."""
+    return (0, 255) if fmt.full_range else (16, 240)
+
+
+SATURATION_MAX = 3.0  # past it every colour is clipped to the gamut's edge
+
+
+def scale_saturation(
+    values: np.ndarray, neutral: np.ndarray | float, saturation: float, low: float, high: float
+) -> np.ndarray:
+    """``values`` moved ``saturation`` times as far from ``neutral`` (0: grey, 1: as they are, 2: twice as vivid),
+    clipped to [low, high], in their own dtype. For Cb/Cr planes the neutral is 128; for RGB it is the pixel's
+    luma, which moves R, G and B exactly as scaling its Cb and Cr would: one rule for video, images and live."""
+    if saturation == 1.0:
+        return values
+    moved = np.clip(neutral + (values.astype(np.float32) - neutral) * saturation, low, high)
+    return (np.rint(moved) if np.issubdtype(values.dtype, np.integer) else moved).astype(values.dtype)
+
+
 def lab_to_chroma(lightness: torch.Tensor, ab: torch.Tensor, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
     """L* (B, 1, h, w) and a*b* (B, 2, h, w) at chroma resolution -> uint8 Cb, Cr planes (B, h, w).
 
@@ -133,7 +154,7 @@ def lab_to_chroma(lightness: torch.Tensor, ab: torch.Tensor, fmt: YuvFormat) -> 
     element-wise ops (4.6 -> 1.3 ms at 480p), whose thread pool also collides with the codec threads. Both agree
     to within one code value.
     """
-    low, high = (0, 255) if fmt.full_range else (16, 240)
+    low, high = chroma_range(fmt)
     if lightness.device.type == "cpu":
         planes = [_lab_to_chroma_opencv(frame, fmt, low, high) for frame in torch.cat((lightness, ab), dim=1)]
         cb, cr = (torch.from_numpy(np.stack(plane)) for plane in zip(*planes, strict=True))

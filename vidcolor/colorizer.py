@@ -12,7 +12,16 @@ import torch
 import torch.nn.functional as F
 
 from .backends import BackendName, check_backend, create_backend, runs_int8
-from .color import YuvFormat, lab_to_chroma, lab_to_rgb, luma_to_lightness_table, rgb_to_lab
+from .color import (
+    BT601_LUMA,
+    YuvFormat,
+    chroma_range,
+    lab_to_chroma,
+    lab_to_rgb,
+    luma_to_lightness_table,
+    rgb_to_lab,
+    scale_saturation,
+)
 from .errors import WeightsError
 from .models import SIZE_MULTIPLE
 from .models.checkpoint import load_model
@@ -116,25 +125,29 @@ class Colorizer:
             ab = smoother(model_input, ab)
         return Prediction(lightness, ab)
 
-    def chroma(self, prediction: Prediction, fmt: YuvFormat) -> tuple[np.ndarray, np.ndarray]:
-        """A prediction -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0 in ``fmt``, on the host.
+    def chroma(
+        self, prediction: Prediction, fmt: YuvFormat, saturation: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A prediction -> uint8 Cb, Cr planes (B, ceil(H/2), ceil(W/2)) for 4:2:0 in ``fmt``, on the host, their
+        distance from grey scaled by ``saturation``.
 
         Only uint8 planes cross between host and device: Y' up (``predict``), Cb and Cr down (here).
         """
         cb, cr = self.chroma_from(prediction.lightness, prediction.ab, fmt)
-        return cb.cpu().numpy(), cr.cpu().numpy()
+        low, high = chroma_range(fmt)
+        return tuple(scale_saturation(plane.cpu().numpy(), 128, saturation, low, high) for plane in (cb, cr))
 
     def chroma_planes(
         self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None,
-        output: YuvFormat | None = None,
+        output: YuvFormat | None = None, saturation: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """``predict`` then ``chroma`` in one call. The chroma is in ``fmt`` unless ``output`` names another
         format (live mode shows full-range BT.601, whatever the camera sends)."""
-        return self.chroma(self.predict(luma, fmt, smoother), output or fmt)
+        return self.chroma(self.predict(luma, fmt, smoother), output or fmt, saturation)
 
-    def colorize_image(self, image: np.ndarray) -> np.ndarray:
+    def colorize_image(self, image: np.ndarray, saturation: float = 1.0) -> np.ndarray:
         """Grey (H, W) or RGB (H, W, 3), uint8 or uint16 -> RGB (H, W, 3) of the same type; the output keeps the
-        input's L* (all 16 bits of a deep scan, not a rounding to 8)."""
+        input's L* (all 16 bits of a deep scan, not a rounding to 8) where ``saturation`` is 1."""
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or (
             image.ndim == 3 and image.shape[2] != 3
         ):
@@ -145,5 +158,7 @@ class Colorizer:
         lightness = rgb_to_lab(rgb)[:1].unsqueeze(0)  # (1, 1, H, W)
         ab = self.predict_ab(lightness)
         ab = F.interpolate(ab, size=image.shape[:2], mode="bilinear", align_corners=False)
-        out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0]  # (3, H, W)
-        return (out * scale).round().permute(1, 2, 0).cpu().numpy().astype(image.dtype)
+        out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
+        luma = out @ np.array(BT601_LUMA, dtype=np.float32)
+        out = scale_saturation(out, luma[..., None], saturation, 0.0, 1.0)
+        return np.rint(out * scale).astype(image.dtype)

@@ -13,7 +13,9 @@ from tqdm import tqdm
 
 from . import safe_output
 from .colorizer import Colorizer
+from .compare import LABELS, CompareMode, colour_left, compose_rgb
 from .errors import InputError, OutputError, first_line
+from .overlay import draw_lines
 
 log = logging.getLogger("vidcolor")
 
@@ -53,8 +55,14 @@ def _folder_name(folder: Path) -> str:
     return f"{folder}{os.sep}"
 
 
-def colorize_image_file(colorizer: Colorizer, source: Path, output: Path, *, overwrite: bool = False) -> None:
-    """Colorize one image file into ``output`` (format from its suffix); 16-bit PNG and TIFF stay 16-bit."""
+def colorize_image_file(
+    colorizer: Colorizer, source: Path, output: Path, *, overwrite: bool = False, saturation: float = 1.0,
+    compare: CompareMode = "off", labels: bool = False,
+) -> None:  # fmt: skip
+    """Colorize one image file into ``output`` (format from its suffix); 16-bit PNG and TIFF stay 16-bit.
+
+    ``saturation`` and ``compare`` as for video (see ``colorize_file``); ``labels`` names the compared halves.
+    """
     if not is_image_path(output):
         raise OutputError(f"output {output} needs an image suffix ({', '.join(sorted(IMAGE_SUFFIXES))})")
     safe_output.check_output(source, output, overwrite=overwrite)
@@ -62,8 +70,13 @@ def colorize_image_file(colorizer: Colorizer, source: Path, output: Path, *, ove
     if bgr.dtype == np.uint16 and output.suffix.lower() not in DEEP_SUFFIXES:
         log.info("%s has 16-bit samples; %s holds 8 (use .png or .tif to keep all 16)", source, output.name)
         bgr = cv2.convertScaleAbs(bgr, alpha=1 / 257)  # rounds 0..65535 onto 0..255
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    rgb = colorizer.colorize_image(rgb)
+    rgb = colorizer.colorize_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), saturation)
+    if compare != "off":
+        grey = np.repeat(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2)
+        rgb = compose_rgb(compare, grey, rgb)
+        if labels:
+            draw_lines(rgb, [LABELS[0]])
+            draw_lines(rgb, [LABELS[1]], left=colour_left(compare, bgr.shape[1]))
     _write(output, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
@@ -90,9 +103,10 @@ def _write(output: Path, bgr: np.ndarray) -> None:
 
 
 def colorize_image_folder(
-    colorizer: Colorizer, folder: Path, output: Path, *, overwrite: bool = False, progress: bool = False
-) -> FolderResult:
-    """Colorize every image in ``folder`` into the folder ``output`` (same names).
+    colorizer: Colorizer, folder: Path, output: Path, *, overwrite: bool = False, progress: bool = False,
+    saturation: float = 1.0, compare: CompareMode = "off", labels: bool = False,
+) -> FolderResult:  # fmt: skip
+    """Colorize every image in ``folder`` into the folder ``output`` (same names), each as ``colorize_image_file``.
 
     An unreadable image is named in a warning and skipped, and the rest go on; ``result.failed`` lists them.
     Outputs already there are kept unless ``overwrite``, so a second run finishes what a first one left.
@@ -108,7 +122,8 @@ def colorize_image_folder(
     try:
         for image in tqdm(todo, unit="image", disable=not progress):
             try:
-                colorize_image_file(colorizer, image, output / image.name, overwrite=overwrite)
+                colorize_image_file(colorizer, image, output / image.name, overwrite=overwrite,
+                                    saturation=saturation, compare=compare, labels=labels)  # fmt: skip
             except InputError as exc:  # this image is bad, not the run: the others still get done
                 result.failed.append((image, first_line(exc)))
             else:

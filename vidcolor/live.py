@@ -22,7 +22,7 @@ import numpy as np
 
 from . import fragments, safe_output
 from .capture import Capture, LiveFrame, RateMeter
-from .color import YuvFormat
+from .color import SATURATION_MAX, YuvFormat
 from .colorizer import Colorizer
 from .errors import OutputError, first_line
 from .overlay import draw_lines, draw_lines_yuv
@@ -36,7 +36,7 @@ log = logging.getLogger("vidcolor")
 DISPLAY_FORMAT = YuvFormat(full_range=True, matrix="bt601")
 _LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
 WINDOW_TITLE = "vidcolor live"
-SATURATION_STEP, SATURATION_MAX = 0.1, 3.0
+SATURATION_STEP = 0.1
 _RECORD_QUEUE = 32
 _KEY_ESC = 27
 
@@ -186,14 +186,9 @@ class LiveSession:
             luma, full_range = self._clahe.apply(luma), True  # the equalized luma is what is shown
         source_format = YuvFormat(full_range=full_range, matrix="bt601")  # only Y' is read: the matrix is moot
         smoother = self.smoother if self.smoothing else None
-        cb, cr = self.colorizer.chroma_planes(luma[None], source_format, smoother, output=DISPLAY_FORMAT)
-        cb, cr = self._saturate(cb[0]), self._saturate(cr[0])
-        return ColourPicture(luma if full_range else _LIMITED_TO_FULL[luma], cb, cr)
-
-    def _saturate(self, chroma: np.ndarray) -> np.ndarray:
-        if self.saturation == 1.0:
-            return chroma
-        return np.clip(128 + (chroma.astype(np.float32) - 128) * self.saturation, 0, 255).astype(np.uint8)
+        cb, cr = self.colorizer.chroma_planes(luma[None], source_format, smoother, output=DISPLAY_FORMAT,
+                                              saturation=self.saturation)  # fmt: skip
+        return ColourPicture(luma if full_range else _LIMITED_TO_FULL[luma], cb[0], cr[0])
 
     def toggle_smoothing(self) -> None:
         self.smoothing = not self.smoothing

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from . import fragments, resume, safe_output
 from .colorizer import Colorizer, Prediction
+from .compare import LABELS, CompareMode, colour_left, compose_yuv, output_width
 from .errors import VidcolorError, first_line
 from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
@@ -118,12 +119,16 @@ def colorize_file(
     progress: bool = False,
     overlay_fps: bool = False,
     restart: bool = False,
+    saturation: float = 1.0,
+    compare: CompareMode = "off",
 ) -> FileResult:
     """Colorize a video file into ``output_path`` (H.264 4:2:0, the input's timestamps and audio).
 
-    ``smooth`` (0..1) is the temporal smoother's strength; 0 colours every frame on its own. ``overlay_fps``
-    draws the rate the frames are being colorized at onto each of them. A run that was killed is resumed from
-    its partial output where the input and the settings are the same, unless ``restart``.
+    ``smooth`` (0..1) is the temporal smoother's strength; 0 colours every frame on its own. ``saturation``
+    scales the colour's distance from grey (0: grey, 1: as predicted). ``compare`` ``side`` or ``split`` writes
+    the input's grey beside or in the left half of the colour. ``overlay_fps`` draws the rate the frames are
+    being colorized at onto each of them (and labels the halves). A run that was killed is resumed from its
+    partial output where the input and the settings are the same, unless ``restart``.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     safe_output.check_video_suffix(output_path)
@@ -137,20 +142,23 @@ def colorize_file(
             log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d", *size, *encoded_size(*size))
         settings = {"model": colorizer.model_name, "weights_sha256": colorizer.weights_sha256,
                     "backend": colorizer.backend.NAME, "size": colorizer.size, "smooth": smooth, "crf": crf,
-                    "preset": preset, "overlay_fps": overlay_fps}  # fmt: skip
+                    "preset": preset, "overlay_fps": overlay_fps, "saturation": saturation,
+                    "compare": compare}  # fmt: skip
         record = resume.run_record(input_path, settings)
         cut = resume.resumable_cut(output_path, record, restart=restart)
         partial, sidecar = fragments.fragments_path(output_path), resume.sidecar_path(output_path)
         # a resumed run writes a new file that starts with the kept part, then takes the partial's place
         writing = partial.with_name(partial.name + ".next") if cut else partial
-        sink = VideoFileSink(writing, source.info, audio=source.audio, crf=crf, preset=preset,
+        picture = replace(source.info, width=output_width(compare, encoded_size(*size)[0]))
+        sink = VideoFileSink(writing, picture, audio=source.audio, crf=crf, preset=preset,
                              finish_as=output_path.suffix)  # fmt: skip
         try:
             resume.write_record(sidecar, record)
             if cut is not None:
                 _continue_from(cut, partial, writing, sink, source)
             smoother = TemporalSmoother(smooth) if smooth > 0 else None
-            result = _run_threads(source, sink, colorizer, smoother, batch, progress, overlay_fps)
+            pictures = _FramePictures(colorizer, source, saturation, compare, overlay_fps)
+            result = _run_threads(source, sink, colorizer, smoother, batch, progress, pictures)
             fragments.finish(partial, output_path)
         except BaseException as exc:
             if writing != partial:  # failed before taking the partial's place, which is still whole
@@ -220,7 +228,7 @@ def _warn_if_incomplete(source: FileSource, frames: int, output: Path) -> None:
 
 def _run_threads(
     source: FileSource, sink: VideoFileSink, colorizer: Colorizer, smoother: TemporalSmoother | None, batch: int,
-    progress: bool, overlay_fps: bool,
+    progress: bool, frame_pictures: _FramePictures,
 ) -> tuple[int, float, bool]:
     """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted)."""
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
@@ -237,7 +245,6 @@ def _run_threads(
         _put(decoded, _END, abort, stop_reading)
 
     def write() -> None:
-        frame_pictures = _FramePictures(colorizer, source, overlay_fps)
         try:
             while (batch := _get(finished, abort)) is not _END:
                 for item in frame_pictures.of(batch):
@@ -321,33 +328,41 @@ def _predict_batches(
 
 class _FramePictures:
     """On the encoder's thread: a predicted batch -> its pictures (Y', Cb, Cr, pts, duration) and audio packets,
-    in stream order, warm-up frames left out."""
+    in stream order, warm-up frames left out; saturation, comparison and overlay applied."""
 
-    def __init__(self, colorizer: Colorizer, source: FileSource, overlay_fps: bool) -> None:
-        self._colorizer, self._format, self._overlay_fps = colorizer, source.info.yuv, overlay_fps
+    def __init__(
+        self, colorizer: Colorizer, source: FileSource, saturation: float, compare: CompareMode, overlay_fps: bool
+    ) -> None:
+        self._colorizer, self._format, self._saturation = colorizer, source.info.yuv, saturation
+        self._compare, self._overlay_fps = compare, overlay_fps
+        self._white = 255 if self._format.full_range else 235
         self._default_duration = _frame_duration(source)
         self._colorized, self._started = 0, time.perf_counter()
 
     def of(self, batch: _Predicted) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | av.Packet]:
         planes = iter(())
         if batch.prediction is not None:
-            cb, cr = self._colorizer.chroma(batch.prediction, self._format)
+            cb, cr = self._colorizer.chroma(batch.prediction, self._format, self._saturation)
             planes = zip(batch.luma, cb, cr, strict=True)
             self._colorized += len(cb)
-            if self._overlay_fps:
-                self._draw_rate(batch.luma, cb, cr)
         for item in batch.items:
             if isinstance(item, av.Packet):
                 yield item
                 continue
             luma, cb, cr = next(planes)
             if not item.warm_up:  # warm-up frames only bring the smoother to where it was
-                yield luma, cb, cr, item.pts, item.duration or self._default_duration
+                yield *self._picture(luma, cb, cr), item.pts, item.duration or self._default_duration
 
-    def _draw_rate(self, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> None:
-        line = f"{self._colorized / (time.perf_counter() - self._started):.1f} fps | {self._colorizer.backend.NAME}"
-        for picture in zip(luma, cb, cr, strict=True):
-            draw_lines_yuv(*picture, [line])
+    def _picture(self, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple[np.ndarray, ...]:
+        planes = compose_yuv(self._compare, luma, cb, cr, self._white)
+        if self._overlay_fps:
+            rate = f"{self._colorized / (time.perf_counter() - self._started):.1f} fps | {self._colorizer.backend.NAME}"
+            if self._compare == "off":
+                draw_lines_yuv(*planes, [rate])
+            else:
+                draw_lines_yuv(*planes, [LABELS[0]])
+                draw_lines_yuv(*planes, [LABELS[1], rate], left=colour_left(self._compare, luma.shape[1]))
+        return planes
 
 
 def _frame_duration(source: FileSource) -> int:
