@@ -51,11 +51,12 @@ class Colorizer:
     """Predicts colour from lightness with a shipped model preset (``model``: ``fast``, ``quality``, or ``auto``
     for fast on the CPU and quality on a GPU), or the checkpoint ``weights`` names. ``size`` (the working
     short side) defaults to the preset's. ``precision`` ``auto`` runs a shipped model's int8 graph where onnxruntime
-    runs the model (it keeps the float colour: benchmarks/README.md), float32 elsewhere."""
+    runs the model (it keeps the float colour: benchmarks/README.md), float32 elsewhere. ``threads``: the model's
+    threads on a CPU (default: all cores but one; each of several workers on one machine gets its share)."""
 
     def __init__(
         self, *, backend: BackendName = "auto", size: int | None = None, weights: str | Path | None = None,
-        model: ModelName = "auto", precision: Precision = "auto",
+        model: ModelName = "auto", precision: Precision = "auto", threads: int | None = None,
     ) -> None:  # fmt: skip
         check_backend(backend)
         int8_graph = None
@@ -75,7 +76,7 @@ class Colorizer:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
         self.size = size
         self.weights_sha256 = hashlib.sha256(Path(weights).read_bytes()).hexdigest()  # tells a resumed run's model
-        self.backend = create_backend(backend, load_model(weights), int8_graph=int8_graph)
+        self.backend = create_backend(backend, load_model(weights), int8_graph=int8_graph, threads=threads)
         self._lightness_tables: dict[bool, torch.Tensor] = {}
         log.info("backend %s, model %s, working size %d", self.backend.describe(), self.model_name, size)
 

@@ -74,26 +74,29 @@ def runs_int8(name: str) -> bool:
     return name == "onnxruntime" or (name == "auto" and not torch.cuda.is_available())
 
 
-def create_backend(name: BackendName, model: nn.Module, *, int8_graph: Path | None = None) -> Backend:
+def create_backend(
+    name: BackendName, model: nn.Module, *, int8_graph: Path | None = None, threads: int | None = None
+) -> Backend:
     """Build the named backend; ``auto`` takes TensorRT, then CUDA, then the fastest CPU runtime installed — the
-    first this machine can run. With ``int8_graph`` (an int8 ONNX file) only onnxruntime will do."""
+    first this machine can run. With ``int8_graph`` (an int8 ONNX file) only onnxruntime will do. ``threads``: a
+    CPU backend's model threads (default: all cores but one; a batch worker gets its share of the machine)."""
     check_backend(name)
     if int8_graph is not None:
         if name not in ("auto", "onnxruntime") or OnnxRuntimeCPUBackend is None:
             raise BackendUnavailable("int8 runs on the onnxruntime backend: use --backend onnxruntime (or auto) "
                                      "with pip install 'vidcolor[cpu-fast]'")  # fmt: skip
-        return OnnxRuntimeCPUBackend(model, graph=int8_graph)
+        return OnnxRuntimeCPUBackend(model, graph=int8_graph, threads=threads)
     if name == "cpu":
-        return TorchCPUBackend(model)
+        return TorchCPUBackend(model, threads=threads)
     if name == "onnxruntime":
-        return OnnxRuntimeCPUBackend(model)
+        return OnnxRuntimeCPUBackend(model, threads=threads)
     if name == "openvino":
-        return OpenVINOCPUBackend(model)
+        return OpenVINOCPUBackend(model, threads=threads)
     cuda_ok = torch.cuda.is_available()
     if name == "tensorrt":
         return TensorRTBackend(model)
     if name == "auto" and not cuda_ok:
-        return _fastest_cpu_backend(model)
+        return _fastest_cpu_backend(model, threads)
     if name == "auto" and TensorRTBackend is not None:
         try:
             return TensorRTBackend(model)
@@ -102,13 +105,13 @@ def create_backend(name: BackendName, model: nn.Module, *, int8_graph: Path | No
     return TorchCUDABackend(model)
 
 
-def _fastest_cpu_backend(model: nn.Module) -> Backend:
+def _fastest_cpu_backend(model: nn.Module, threads: int | None) -> Backend:
     """onnxruntime, then OpenVINO, then PyTorch: their order on the fast model (34.8, 32.1 and 17.7 frames/s at
     256x448 on a 2-core EPYC; benchmarks/README.md)."""
     for runtime in (OnnxRuntimeCPUBackend, OpenVINOCPUBackend):
         if runtime is not None:
-            return runtime(model)
-    return TorchCPUBackend(model)
+            return runtime(model, threads=threads)
+    return TorchCPUBackend(model, threads=threads)
 
 
 __all__ = ["BACKEND_NAMES", "Backend", "BackendName", "available_backends", "check_backend", "create_backend",

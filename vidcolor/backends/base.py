@@ -15,12 +15,17 @@ import torch
 HOST_THREADS_BESIDE_GPU = 2
 
 
+def usable_cores() -> int:
+    """The cores this process may run on, where the OS says (a container or taskset may allow fewer)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1
+
+
 def cpu_model_threads() -> int:
     """Threads for a model on the CPU: all cores but one. With every core taken, the runtime's workers and the
-    decoder and encoder threads starve each other (10-40x slowdowns seen on 2 cores). The cores this process may
-    run on, where the OS says: a batch worker is pinned to its share."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) - 1)
+    decoder and encoder threads starve each other (10-40x slowdowns seen on 2 cores). Batch workers sharing a
+    machine pass their share to the backend instead."""
+    return max(1, usable_cores() - 1)
 
 
 def leave_host_cores_to_codecs() -> None:

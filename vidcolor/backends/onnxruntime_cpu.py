@@ -19,11 +19,14 @@ from .onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
 class OnnxRuntimeCPUBackend(Backend):
     NAME = "onnxruntime"
 
-    def __init__(self, model: nn.Module, *, cache_dir: Path | None = None, graph: Path | None = None) -> None:
-        """Runs ``graph`` (an ONNX file, e.g. the int8 one) where given, else ``model``'s cached export."""
+    def __init__(self, model: nn.Module, *, cache_dir: Path | None = None, graph: Path | None = None,
+                 threads: int | None = None) -> None:  # fmt: skip
+        """Runs ``graph`` (an ONNX file, e.g. the int8 one) where given, else ``model``'s cached export, on
+        ``threads`` threads (default: all cores but one)."""
         self.device = torch.device("cpu")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = cpu_model_threads()  # idle workers sleep instead of spinning beside them
+        # idle workers sleep instead of spinning beside them
+        options.intra_op_num_threads = threads or cpu_model_threads()
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

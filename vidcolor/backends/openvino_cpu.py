@@ -19,9 +19,9 @@ from .onnx_export import cached_onnx
 class OpenVINOCPUBackend(Backend):
     NAME = "openvino"
 
-    def __init__(self, model: nn.Module, *, cache_dir: Path | None = None) -> None:
+    def __init__(self, model: nn.Module, *, cache_dir: Path | None = None, threads: int | None = None) -> None:
         self.device = torch.device("cpu")
-        self.threads = cpu_model_threads()
+        self.threads = threads or cpu_model_threads()
         # float32 as the other CPU backends: left to itself OpenVINO runs bfloat16 where the CPU has it (a*b* off
         # by up to 1.8), a choice that would need its own quality check
         config = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY",

@@ -20,8 +20,8 @@ def cpu_inference_model(model: nn.Module) -> nn.Module:
 class TorchCPUBackend(Backend):
     NAME = "cpu"
 
-    def __init__(self, model: nn.Module) -> None:
-        torch.set_num_threads(cpu_model_threads())
+    def __init__(self, model: nn.Module, *, threads: int | None = None) -> None:
+        torch.set_num_threads(threads or cpu_model_threads())
         # Tiny activations would otherwise take the CPU's slow denormal path (seen: 10-20x per frame).
         torch.set_flush_denormal(True)
         self.device = torch.device("cpu")
