@@ -87,3 +87,11 @@ def test_bad_values_are_refused_in_one_line(tmp_path: Path, clip: Path, flag: st
     last = result.stderr.strip().splitlines()[-1]  # argparse prints its usage lines first
     assert last.startswith(f"vidcolor: error: argument {flag}") and needle in last, result.stderr
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_live_starts_at_the_saturation_asked_for(tmp_path: Path, clip: Path) -> None:
+    record = tmp_path / "rec.mp4"
+    result = run_cli("live", clip, "--no-window", "--frames", "3", "--record", record, "--saturation", "0",
+                     "--model", "fast", "--backend", "cpu", "--size", TEST_SIZE, "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert all(np.abs(planes - 128).max() <= 1 for planes in chroma_planes(record))

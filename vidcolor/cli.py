@@ -440,6 +440,8 @@ def build_live_parser() -> argparse.ArgumentParser:
                         "or a video file (a stand-in camera at its own frame rate)")  # fmt: skip
     _add_model_options(parser)
     _add_smooth_option(parser)
+    parser.add_argument("--saturation", type=_saturation, default=1.0,
+                        help="colour strength to start at (the +/- keys change it): 0 grey, 1 as predicted")
     parser.add_argument("--equalize", action="store_true", help="CLAHE on dark, low-contrast (IR) feeds first")
     parser.add_argument("--no-window", action="store_true", help="headless: print the stats once a second")
     parser.add_argument("--frames", type=_positive_int, help="stop after this many processed frames")
@@ -481,9 +483,9 @@ def _live(args: argparse.Namespace) -> int:
     except BaseException:
         capture.stop()
         raise
-    options = LiveOptions(smooth=args.smooth, equalize=args.equalize, window=not args.no_window, frames=args.frames,
-                          record=args.record, record_overlay=args.record_overlay, overwrite=args.overwrite,
-                          snapshot_dir=args.snapshot_dir,
+    options = LiveOptions(smooth=args.smooth, saturation=args.saturation, equalize=args.equalize,
+                          window=not args.no_window, frames=args.frames, record=args.record,
+                          record_overlay=args.record_overlay, overwrite=args.overwrite, snapshot_dir=args.snapshot_dir,
                           stats_every=float("inf") if args.quiet else LiveOptions.stats_every)  # fmt: skip
     result = run_live(capture, colorizer, options)
     log.info("%s", result.summary())

@@ -44,6 +44,7 @@ _KEY_ESC = 27
 @dataclass
 class LiveOptions:
     smooth: float = DEFAULT_SMOOTH
+    saturation: float = 1.0  # where the +/- keys start
     equalize: bool = False  # CLAHE on the luma before the model, for dark low-contrast (IR) feeds
     window: bool = True
     frames: int | None = None  # stop after this many processed frames
@@ -176,7 +177,7 @@ class LiveSession:
         self.colorizer, self.options = colorizer, options
         self.smoother = TemporalSmoother(options.smooth)
         self.smoothing = options.smooth > 0
-        self.saturation = 1.0
+        self.saturation = options.saturation
         self.side_by_side = False
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)) if options.equalize else None
 
