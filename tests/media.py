@@ -43,12 +43,13 @@ def write_video(
     mirrored: bool = False,
     interlaced: bool = False,
     faststart: bool = False,
+    keyframe_every: int | None = None,
 ) -> Path:
     """Write a clip. ``frame_times`` (seconds) makes it variable frame rate; ``audio_seconds`` adds a tone.
 
     ``rotation`` (degrees counter-clockwise, then ``mirrored`` left to right) stores a display matrix as a phone
     or an editor does; ``interlaced`` codes the frames as fields; ``faststart`` puts the MP4 index before the
-    media data, so a cut file still opens.
+    media data, so a cut file still opens. ``keyframe_every`` (frames) sets the x264 GOP (default 250).
     """
     time_base = Fraction(1, 90000) if frame_times else Fraction(1, fps)
     with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else None) as container:
@@ -59,6 +60,8 @@ def write_video(
             video.options = {"preset": "ultrafast", "crf": "10"}
         if interlaced:
             video.options = {**video.options, "flags": "+ildct+ilme"}
+        if keyframe_every:
+            video.options = {**video.options, "g": str(keyframe_every)}
         if rotation or mirrored:
             video.set_display_rotation(rotation, hflip=mirrored)
         audio = None
@@ -99,6 +102,12 @@ def decode_frames(path: Path) -> list[av.VideoFrame]:
 def frame_times(path: Path) -> list[float]:
     """Presentation times of every frame, in seconds."""
     return [float(f.pts * f.time_base) for f in decode_frames(path)]
+
+
+def audio_packets(path: Path) -> list[tuple[float, bytes]]:
+    """Every audio packet's time (seconds) and bytes."""
+    with av.open(str(path)) as container:
+        return [(float(p.pts * p.time_base), bytes(p)) for p in container.demux(audio=0) if p.dts is not None]
 
 
 def luma_planes(path: Path) -> list[np.ndarray]:

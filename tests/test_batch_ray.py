@@ -1,5 +1,6 @@
 """vidcolor batch --ray on Ray's test cluster (a head and one added node, one CPU each, small object stores):
-work on both nodes, an actor killed mid-file, a node removed mid-run, the driver killed. Skipped without Ray."""
+work on both nodes, a split video's segments on both, an actor killed mid-file, a node removed mid-run, the driver
+killed. Skipped without Ray."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import cv2
 import pytest
 from conftest import TEST_SIZE
-from media import frame_times, picture, write_video
+from media import audio_packets, frame_times, picture, write_video
 
 from vidcolor import batch
 from vidcolor.batch import ray_runner
@@ -117,6 +118,17 @@ def test_work_lands_on_both_nodes(cluster: Cluster, tmp_path: Path, weights: Pat
     assert nodes == {n["NodeID"][:8] for n in ray.nodes() if n["Alive"]}
     assert_complete(src, tmp_path / "dst")
     assert cv2.imread(str(tmp_path / "dst" / "still.png")).shape == (64, 96, 3)
+
+
+def test_a_split_film_is_shared_by_both_nodes(cluster: Cluster, tmp_path: Path, weights: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    film = write_video(src / "film.mp4", frames=180, keyframe_every=30, audio_seconds=6.0, **CLIP)  # 6 s
+    result = batch.run([src], dst, options=options(weights), engine="ray", cpus_per_worker=1, split_minutes=0.05)
+    assert [o.job.key for o in result.done] == ["film.mp4"] and len(result.worked) == 2  # two segments of 3 s
+    assert len({o.worker.split("/")[1].split(":")[0] for o in result.worked}) == 2  # one on each node
+    assert frame_times(dst / "film.mp4") == pytest.approx(frame_times(film), abs=1e-6)
+    assert audio_packets(dst / "film.mp4") == audio_packets(film)
 
 
 def test_an_actor_killed_mid_file_is_restarted_and_its_file_redone(

@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import chroma_planes, frame_times, luma_planes, write_video
+from media import audio_packets, chroma_planes, frame_times, luma_planes, write_video
 
 from vidcolor.train.evaluate import psnr
 
@@ -64,11 +64,6 @@ def test_kill_9_leaves_a_playable_partial(tmp_path: Path, long_clip: Path, weigh
     kept = frame_times(partial)
     assert 60 <= len(kept) < CLIP_FRAMES  # at least a whole fragment (2 s), not all of it
     assert kept == pytest.approx(frame_times(long_clip)[: len(kept)], abs=1e-6)
-
-
-def audio_packets(path: Path) -> list[tuple[float, bytes]]:
-    with av.open(str(path)) as container:
-        return [(float(p.pts * p.time_base), bytes(p)) for p in container.demux(audio=0) if p.dts is not None]
 
 
 def test_rerun_after_kill_9_resumes_to_the_uninterrupted_result(tmp_path: Path, long_clip: Path) -> None:

@@ -523,6 +523,9 @@ def build_batch_parser() -> argparse.ArgumentParser:
                         help=f"tries after a file's first failure, over all runs (default: {DEFAULT_RETRIES})")
     parser.add_argument("--video-format", type=_suffix, default=".mp4", help="suffix of the output videos (mp4)")
     parser.add_argument("--image-format", type=_suffix, help="suffix of the output images (default: the input's)")
+    parser.add_argument("--split-minutes", type=_positive_float, metavar="M",
+                        help="cut a video longer than M minutes at keyframes into segments of about M minutes that "
+                             "the workers colorize at once, then join them")  # fmt: skip
     _add_model_options(parser)
     parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
     _add_smooth_option(parser)
@@ -542,7 +545,7 @@ def _batch(args: argparse.Namespace) -> int:
         args.sources, args.output, options=options, engine="local" if args.ray is None else "ray",
         workers=args.workers, ray_address=args.ray or None, cpus_per_worker=args.cpus_per_worker,
         retries=args.retries, overwrite=args.overwrite, video_suffix=args.video_format,
-        image_suffix=args.image_format, progress=not args.quiet,
+        image_suffix=args.image_format, split_minutes=args.split_minutes, progress=not args.quiet,
     )  # fmt: skip
     if not args.quiet:
         print(batch.summary_table(result))

@@ -29,7 +29,7 @@ from .compare import LABELS, CompareMode, colour_left, compose_yuv, output_width
 from .errors import VidcolorError, first_line
 from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
-from .sources import FileSource, LumaFrame
+from .sources import FileSource, LumaFrame, Segment
 from .temporal import DEFAULT_SMOOTH, TemporalSmoother
 
 log = logging.getLogger("vidcolor")
@@ -121,6 +121,8 @@ def colorize_file(
     restart: bool = False,
     saturation: float = 1.0,
     compare: CompareMode = "off",
+    segment: Segment | None = None,
+    on_frames: Callable[[int], None] | None = None,
 ) -> FileResult:
     """Colorize a video file into ``output_path`` (H.264 4:2:0, the input's timestamps and audio).
 
@@ -129,6 +131,10 @@ def colorize_file(
     the input's grey beside or in the left half of the colour. ``overlay_fps`` draws the rate the frames are
     being colorized at onto each of them (and labels the halves). A run that was killed is resumed from its
     partial output where the input and the settings are the same, unless ``restart``.
+
+    ``segment`` (for ``vidcolor batch --split-minutes``) writes only that part of the video, without audio, its
+    temporal smoother warmed up on the frames before it. ``on_frames`` is called on the encoder's thread with
+    the number of frames just written (frames kept from a killed run's partial are not counted).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     safe_output.check_video_suffix(output_path)
@@ -144,21 +150,26 @@ def colorize_file(
                     "backend": colorizer.backend.NAME, "size": colorizer.size, "smooth": smooth, "crf": crf,
                     "preset": preset, "overlay_fps": overlay_fps, "saturation": saturation,
                     "compare": compare}  # fmt: skip
+        if segment is not None:  # a partial of another segment is not continued
+            settings["segment"] = [segment.start, segment.end]
         record = resume.run_record(input_path, settings)
         cut = resume.resumable_cut(output_path, record, restart=restart)
         partial, sidecar = fragments.fragments_path(output_path), resume.sidecar_path(output_path)
         # a resumed run writes a new file that starts with the kept part, then takes the partial's place
         writing = partial.with_name(partial.name + ".next") if cut else partial
         picture = replace(source.info, width=output_width(compare, encoded_size(*size)[0]))
-        sink = VideoFileSink(writing, picture, audio=source.audio, crf=crf, preset=preset,
+        audio = source.audio if segment is None else None  # the segments' join takes the input's audio once
+        sink = VideoFileSink(writing, picture, audio=audio, crf=crf, preset=preset,
                              finish_as=output_path.suffix)  # fmt: skip
         try:
             resume.write_record(sidecar, record)
+            if segment is not None:
+                _read_segment(source, segment)
             if cut is not None:
-                _continue_from(cut, partial, writing, sink, source)
+                _continue_from(cut, partial, writing, sink, source, segment.first_frame if segment else 0)
             smoother = TemporalSmoother(smooth) if smooth > 0 else None
             pictures = _FramePictures(colorizer, source, saturation, compare, overlay_fps)
-            result = _run_threads(source, sink, colorizer, smoother, batch, progress, pictures)
+            result = _run_threads(source, sink, colorizer, smoother, batch, progress, pictures, on_frames)
             fragments.finish(partial, output_path)
         except BaseException as exc:
             if writing != partial:  # failed before taking the partial's place, which is still whole
@@ -168,22 +179,32 @@ def colorize_file(
                 raise
             raise explained from exc
         sidecar.unlink(missing_ok=True)
-        if not result[2]:  # an interrupted run has said so already
+        if not result[2] and segment is None:  # an interrupted run has said so already; a segment is short
             _warn_if_incomplete(source, result[0], output_path)
         return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2])
     finally:
         source.close()
 
 
-def _continue_from(cut: resume.Cut, partial: Path, writing: Path, sink: VideoFileSink, source: FileSource) -> None:
+def _continue_from(cut: resume.Cut, partial: Path, writing: Path, sink: VideoFileSink, source: FileSource,
+                   first_frame: int) -> None:  # fmt: skip
     """Copy the partial's whole fragments into the new file, put it in the partial's place, and seek the source
-    to the first frame they lack, with frames before it to bring the smoother to where it was."""
+    to the first frame they lack, with frames before it to bring the smoother to where it was. ``first_frame``:
+    the partial's first frame in the source (a segment's)."""
     sink.copy_packets(resume.kept_packets(partial, cut))
     os.replace(writing, partial)
     sink.path = partial
     total = source.info.frame_count
-    log.info("resuming at %s (frame %d of %s)", _clock(cut.resume_at), cut.frames, total or "?")
-    source.start_at(cut.resume_at, cut.frames, warm_up=WARM_UP_FRAMES)
+    log.info("resuming at %s (frame %d of %s)", _clock(cut.resume_at), first_frame + cut.frames, total or "?")
+    source.start_at(cut.resume_at, first_frame + cut.frames, warm_up=WARM_UP_FRAMES)
+
+
+def _read_segment(source: FileSource, segment: Segment) -> None:
+    """Make the source hand out ``segment``'s frames, with frames before it to warm the smoother up."""
+    if segment.start is not None:
+        source.start_at(segment.start * source.info.time_base, segment.first_frame, warm_up=WARM_UP_FRAMES)
+    if segment.end is not None:
+        source.stop_at(segment.end)
 
 
 def _keep_for_resume(exc: BaseException, output: Path) -> BaseException:
@@ -228,9 +249,10 @@ def _warn_if_incomplete(source: FileSource, frames: int, output: Path) -> None:
 
 def _run_threads(
     source: FileSource, sink: VideoFileSink, colorizer: Colorizer, smoother: TemporalSmoother | None, batch: int,
-    progress: bool, frame_pictures: _FramePictures,
+    progress: bool, frame_pictures: _FramePictures, on_frames: Callable[[int], None] | None = None,
 ) -> tuple[int, float, bool]:
-    """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted)."""
+    """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted). ``on_frames(1)`` after
+    each frame written, on the encoder's thread."""
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
     finished: queue.Queue = queue.Queue(QUEUE_DEPTH)
     abort, stop_reading = threading.Event(), threading.Event()
@@ -253,6 +275,8 @@ def _run_threads(
                     else:
                         sink.write_frame(*item)
                         bar.update(1)
+                        if on_frames is not None:
+                            on_frames(1)
         except BaseException:
             sink.close(flush=False)
             raise

@@ -43,6 +43,17 @@ class LumaFrame:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A part of a video to colorize on its own (``vidcolor batch --split-minutes``): the frames shown from pts
+    ``start`` (None: from the first) up to pts ``end`` (None: to the last), in the video stream's time base.
+    ``first_frame``: about where ``start`` falls in frames, for messages."""
+
+    start: int | None
+    end: int | None
+    first_frame: int = 0
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     """What the sink needs to know about the video before the first frame."""
 
@@ -161,6 +172,7 @@ class FileSource:
             raise InputError(f"{self.path}: the video stream has no picture size or time base")
         self.decode_error: str | None = None  # FFmpeg's reason where decoding stopped before the end
         self._first_index, self._warm = 0, 0  # moved by start_at
+        self._end: int | None = None  # set by stop_at
         self._rest = self._demux()
         self._head = self._read_to_first_picture()
         first: av.VideoFrame = self._head[-1]
@@ -224,6 +236,8 @@ class FileSource:
         index = self._first_index
         for item in self.decoded():
             if isinstance(item, av.VideoFrame):
+                if self._end is not None and item.pts is not None and item.pts >= self._end:
+                    return  # pictures come out in presentation order: the rest is later still
                 yield self._luma_frame(item, index)
                 index += 1
             else:
@@ -231,9 +245,12 @@ class FileSource:
 
     def start_at(self, seconds: Fraction, frame_index: int, *, warm_up: int) -> None:
         """Make ``items`` begin with the frame shown at ``seconds`` (frame ``frame_index``), preceded by up to
-        ``warm_up`` earlier frames flagged ``warm_up``; audio from ``seconds`` on. For resuming a run."""
+        ``warm_up`` earlier frames flagged ``warm_up``; audio from ``seconds`` on. For resuming a run, and for a
+        segment of a split video (whose start is a keyframe: the seek goes back far enough for the warm-up)."""
         target = round(seconds / self.video.time_base)
-        self.container.seek(target, stream=self.video, backward=True)  # to the keyframe at or before it
+        lead = round(warm_up / ((self.info.frame_rate or Fraction(25)) * self.video.time_base))
+        start = self.video.start_time or 0
+        self.container.seek(max(start, target - lead), stream=self.video, backward=True)  # to a keyframe before
         self._head, self._first_index = [], frame_index - warm_up
         self._rest = self._from(self._demux(), target, warm_up)
 
@@ -256,6 +273,10 @@ class FileSource:
                 yield item
             else:
                 before.append(item)
+
+    def stop_at(self, pts: int) -> None:
+        """Make ``items`` end before the first frame shown at or after ``pts`` (a split video's next segment)."""
+        self._end = pts
 
     def _luma_frame(self, frame: av.VideoFrame, index: int) -> LumaFrame:
         pts = frame.pts

@@ -6,11 +6,14 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import InputError, OutputError, VidcolorError, first_line
 from ..images import IMAGE_SUFFIXES, VIDEO_INPUT_SUFFIXES, is_image_path
 from ..safe_output import VIDEO_SUFFIXES
+
+if TYPE_CHECKING:
+    from ..sources import Segment  # PyAV loads only for a batch with videos
 
 # What archives hold beyond the containers vidcolor writes: FFmpeg reads them all.
 VIDEO_SUFFIXES_IN = VIDEO_INPUT_SUFFIXES | {
@@ -23,13 +26,15 @@ Kind = Literal["video", "image"]
 @dataclass(frozen=True)
 class Job:
     """One input file and its output. ``key`` (the output relative to the output folder) names it in the
-    manifest; ``bytes`` orders the work (largest first, so a long file is not the last straggler)."""
+    manifest; ``bytes`` orders the work (largest first, so a long file is not the last straggler). ``segment``:
+    only that part of the video, into a segment file of a split video (``split.py``)."""
 
     kind: Kind
     input: Path
     output: Path
     key: str
     bytes: int
+    segment: Segment | None = None
 
 
 def find_jobs(

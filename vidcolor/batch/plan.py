@@ -4,6 +4,7 @@ made and how often a file has failed. Leftovers of earlier runs that nothing wil
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,10 @@ def remove_leftovers(jobs: list[Job]) -> int:
     removed = 0
     for job in jobs:
         for path in _temporaries(job):
-            path.unlink(missing_ok=True)
+            if path.is_dir():  # a split video's segments (split.py)
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
             removed += 1
     if removed:
         log.info("removed %d temporary file%s left by earlier runs", removed, "s" * (removed > 1))
@@ -68,6 +72,7 @@ def _temporaries(job: Job) -> list[Path]:
         return [partial] if partial.exists() else []
     if not job.output.parent.is_dir():
         return []
-    # a video's partial, its resume record, and the files it is finished through are all named .NAME.*
+    # a video's partial, its resume record, the files it is finished through, and the folder of its segments
+    # where it was split are all named .NAME.*
     prefix = f".{job.output.name}."
     return [p for p in job.output.parent.iterdir() if p.name.startswith(prefix)]

@@ -2,7 +2,8 @@
 model once and colorizing one file per call with the single-file code. Only paths and small results travel:
 no frame enters the object store. Ray restarts an actor that dies (``max_restarts=-1``) and runs its call again
 (``max_task_retries=-1``); an actor whose node is gone, with no room left to restart it, is given up by the driver
-and its file goes to another. Imported only for ``--ray``."""
+and its file goes to another. The health checks' pings bring back how many frames each actor's file has written,
+for the driver's progress bar. Imported only for ``--ray``."""
 
 from __future__ import annotations
 
@@ -19,21 +20,23 @@ from ray.exceptions import GetTimeoutError, RayActorError
 
 from ..errors import VidcolorError, first_line
 from .discover import Job
-from .worker import ColorOptions, FileWorker, Outcome
+from .worker import ColorOptions, FileWorker, Outcome, model_threads
 
 log = logging.getLogger("vidcolor")
 _CPU_BACKENDS = ("cpu", "onnxruntime", "openvino")
-_PING_EVERY = 5.0  # seconds between health checks of the actors
+_PING_EVERY = 2.0  # seconds between health checks of the actors (and progress reports)
 _PING_PATIENCE = 15.0  # an actor silent this long, with no room in the cluster to restart it, is lost
 _START_SECONDS = 600  # to place every actor and load its model
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1, max_concurrency=2)  # a second thread answers pings mid-file
 class FileActor:
-    def __init__(self, options: ColorOptions, overwrite: bool) -> None:
+    def __init__(self, options: ColorOptions, overwrite: bool, cpus: int) -> None:
         # the node's address and id: nodes in containers may share an address
         node = f"{ray.util.get_node_ip_address()}/{ray.get_runtime_context().get_node_id()[:8]}"
-        self.worker = FileWorker(options, overwrite=overwrite, name=f"{node}:{os.getpid()}")
+        self.worker = FileWorker(options, overwrite=overwrite, name=f"{node}:{os.getpid()}",
+                                 threads=model_threads(cpus))  # fmt: skip
+        self.frames = 0  # written so far of the file in flight
 
     def sees(self, probe: str, token: str, sources: list[str]) -> tuple[str, list[str]]:
         """(this host, the shared paths it cannot see): the sources, and the output folder by a file the driver
@@ -47,10 +50,15 @@ class FileActor:
         return socket.gethostname(), missing
 
     def run(self, job: Job) -> Outcome:
-        return self.worker.run(job)
+        self.frames = 0
+        return self.worker.run(job, self._count)
 
-    def ping(self) -> None:
-        return None
+    def _count(self, frames: int) -> None:  # on the encoder's thread
+        self.frames += frames
+
+    def ping(self) -> int:
+        """A sign of life, and how far the file in flight is (frames written)."""
+        return self.frames
 
 
 @dataclasses.dataclass
@@ -60,6 +68,8 @@ class _Slot:
     call: ray.ObjectRef | None = None
     ping: ray.ObjectRef | None = None
     ping_sent: float = 0.0
+    ping_job: Job | None = None  # the job in flight when the ping was sent
+    frames: int = 0  # written so far of the job in flight, as the last ping said
 
 
 class RayEngine:
@@ -75,7 +85,7 @@ class RayEngine:
             count, self._need = _actors_for(options, cpus_per_worker)
             resources = {f"num_{k.lower()}s": v for k, v in self._need.items()}  # {"CPU": 2} -> num_cpus=2
             remote = FileActor.options(**resources, scheduling_strategy="SPREAD")
-            self._slots = [_Slot(remote.remote(options, overwrite)) for _ in range(count)]
+            self._slots = [_Slot(remote.remote(options, overwrite, cpus_per_worker)) for _ in range(count)]
             self._check_shared(shared)
         except BaseException:
             self.close()
@@ -112,7 +122,11 @@ class RayEngine:
     def submit(self, job: Job) -> None:
         slot = next(s for s in self._slots if s.job is None)
         absolute = dataclasses.replace(job, input=job.input.absolute(), output=job.output.absolute())
-        slot.job, slot.call = job, slot.actor.run.remote(absolute)
+        slot.job, slot.call, slot.frames = job, slot.actor.run.remote(absolute), 0
+
+    def progress(self) -> dict[str, int]:
+        """Frames written so far of each job in flight, as the actors last said (every few seconds)."""
+        return {slot.job.key: slot.frames for slot in self._slots if slot.job is not None}
 
     def wait(self, timeout: float) -> list[Outcome]:
         calls = {slot.call: slot for slot in self._slots if slot.call is not None}
@@ -142,17 +156,17 @@ class RayEngine:
             return
         self._last_check = now
         for slot in list(self._slots):
-            if slot.ping is None:
-                slot.ping, slot.ping_sent = slot.actor.ping.remote(), now
-                continue
-            done, _ = ray.wait([slot.ping], timeout=0)
-            if done:
-                slot.ping = None
-            elif now - slot.ping_sent > _PING_PATIENCE and not self._room():
-                log.warning("a Ray worker was lost with its node; its file goes to another")
-                ray.kill(slot.actor, no_restart=True)
-                if slot.job is None:
-                    self._slots.remove(slot)
+            if slot.ping is not None:
+                done, _ = ray.wait([slot.ping], timeout=0)
+                if not done:
+                    if now - slot.ping_sent > _PING_PATIENCE and not self._room():
+                        log.warning("a Ray worker was lost with its node; its file goes to another")
+                        ray.kill(slot.actor, no_restart=True)
+                        if slot.job is None:
+                            self._slots.remove(slot)
+                    continue
+                _heard(slot)
+            slot.ping, slot.ping_sent, slot.ping_job = slot.actor.ping.remote(), now, slot.job
         if not self._slots:
             raise VidcolorError("every Ray worker was lost; the same command finishes the job once nodes are back")
 
@@ -166,6 +180,17 @@ class RayEngine:
         self._slots = []
         if self._owns_ray:
             ray.shutdown()
+
+
+def _heard(slot: _Slot) -> None:
+    """Take a ping's answer as the progress of the slot's job, if it is still the job it was sent about. A
+    restarted actor counts again from where it resumed: the bar waits for it rather than going back."""
+    try:
+        frames = ray.get(slot.ping)
+    except RayActorError:  # the actor died meanwhile: Ray restarts it, or the driver gives it up
+        return
+    if slot.job is not None and slot.job is slot.ping_job:
+        slot.frames = max(slot.frames, frames)
 
 
 def _actors_for(options: ColorOptions, cpus_per_worker: int) -> tuple[int, dict[str, int]]:

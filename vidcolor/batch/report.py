@@ -11,7 +11,8 @@ from .worker import Outcome
 
 @dataclass
 class BatchResult:
-    done: list[Outcome] = field(default_factory=list)
+    done: list[Outcome] = field(default_factory=list)  # outputs written: files, and split videos joined
+    worked: list[Outcome] = field(default_factory=list)  # what the workers did: files and segments
     skipped: list[Job] = field(default_factory=list)
     failed: list[tuple[Job, int, str]] = field(default_factory=list)  # (job, times it failed, the last reason)
     video_seconds: float = 0.0  # of the videos done in this run
@@ -32,7 +33,7 @@ def summary_table(result: BatchResult) -> str:
         f"{'failed':8} {len(result.failed):6d} files",
     ]
     per_worker: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
-    for outcome in result.done:
+    for outcome in result.worked:
         row = per_worker[outcome.worker]
         row[0] += 1
         row[1] += outcome.frames

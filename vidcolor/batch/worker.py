@@ -8,10 +8,12 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..backends import BackendName
+from ..backends.base import cpu_model_threads
 from ..colorizer import Colorizer
 from ..errors import VidcolorError, first_line
 from ..images import colorize_image_file
@@ -43,9 +45,15 @@ class ColorOptions:
             settings["weights"] = hashlib.sha256(self.weights.read_bytes()).hexdigest()
         return settings
 
-    def colorizer(self) -> Colorizer:
+    def colorizer(self, threads: int | None = None) -> Colorizer:
         return Colorizer(backend=self.backend, size=self.size, weights=self.weights, model=self.model,
-                         precision=self.precision)  # fmt: skip
+                         precision=self.precision, threads=threads)  # fmt: skip
+
+
+def model_threads(share: int) -> int:
+    """A worker's model threads on a CPU: its share of the machine's cores (at least one), never more than all
+    cores but one. Several workers each taking all cores but one would oversubscribe the machine."""
+    return min(cpu_model_threads(), max(1, share))
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,9 @@ class _Kept(logging.Handler):
 
 
 class FileWorker:
-    def __init__(self, options: ColorOptions, *, overwrite: bool, name: str = "") -> None:
+    """``threads``: the model's threads on a CPU (see ``model_threads``; default: all cores but one)."""
+
+    def __init__(self, options: ColorOptions, *, overwrite: bool, name: str = "", threads: int | None = None) -> None:
         # a worker's notices would interleave with the driver's bar: its warnings travel back with the outcome
         log.setLevel(logging.WARNING)
         log.propagate = False
@@ -85,10 +95,11 @@ class FileWorker:
         log.addHandler(self._kept)
         self.options, self.overwrite = options, overwrite
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.colorizer = options.colorizer()
+        self.colorizer = options.colorizer(threads)
 
-    def run(self, job: Job) -> Outcome:
-        """Colorize ``job``; a failure of the file's own is returned as its one-line reason, never raised."""
+    def run(self, job: Job, on_frames: Callable[[int], None] | None = None) -> Outcome:
+        """Colorize ``job``; a failure of the file's own is returned as its one-line reason, never raised.
+        ``on_frames`` is told of each video frame written, on the encoder's thread."""
         from ..pipeline import colorize_file  # PyAV loads with the first video
 
         self._kept.messages = []
@@ -100,7 +111,8 @@ class FileWorker:
             else:
                 o = self.options
                 result = colorize_file(job.input, job.output, colorizer=self.colorizer, overwrite=self.overwrite,
-                                       crf=o.crf, preset=o.preset, batch=o.batch, smooth=o.smooth)  # fmt: skip
+                                       crf=o.crf, preset=o.preset, batch=o.batch, smooth=o.smooth,
+                                       segment=job.segment, on_frames=on_frames)  # fmt: skip
                 frames = result.frames
         except VidcolorError as exc:
             reason = first_line(exc)
