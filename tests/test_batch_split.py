@@ -16,9 +16,9 @@ from media import audio_packets, chroma_planes, frame_times, write_video
 
 from vidcolor import Colorizer, batch
 from vidcolor.batch import split
-from vidcolor.batch.discover import find_jobs
+from vidcolor.batch.discover import Job, find_jobs
 from vidcolor.batch.local import LocalPool
-from vidcolor.batch.worker import model_threads
+from vidcolor.batch.worker import Outcome, model_threads
 from vidcolor.pipeline import colorize_file
 from vidcolor.sources import Segment
 
@@ -116,6 +116,45 @@ def test_finished_segments_are_kept_for_the_join_of_a_later_run(film: Path, weig
     (folder / parts[0].name).write_bytes(b"old")
     again = batch.run([film.parent], dst, options=options(weights), split_minutes=SPLIT_MINUTES)
     assert not again.done and not again.worked and not folder.exists()
+
+
+class BrokenEngine:
+    """Stands in for the pool: every job fails, one at a time."""
+
+    workers = 1
+
+    def __init__(self) -> None:
+        self.tried: list[Job] = []
+        self.busy = False
+
+    def idle(self) -> int:
+        return int(not self.busy)
+
+    def submit(self, job: Job) -> None:
+        self.tried.append(job)
+        self.busy = True
+
+    def wait(self, timeout: float) -> list[Outcome]:
+        self.busy = False
+        return [Outcome(self.tried[-1], 0, 0.0, "fake", "cannot decode frame 7")]
+
+    def progress(self) -> dict[str, int]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_segment_that_fails_every_time_fails_its_film_once(film: Path, monkeypatch) -> None:
+    engine = BrokenEngine()
+    monkeypatch.setattr(batch, "_engine", lambda *_, **__: engine)
+    dst = film.parent.parent / "dst"
+    first = batch.run([film.parent], dst, retries=1, split_minutes=SPLIT_MINUTES)
+    assert [(job.output.name, times, reason) for job, times, reason in first.failed] == [
+        ("film.mp4", 2, "cannot decode frame 7")]  # fmt: skip
+    assert len(engine.tried) == 4 and engine.tried[0] == engine.tried[3]  # each tried, then the first given up
+    again = batch.run([film.parent], dst, retries=1, split_minutes=SPLIT_MINUTES)
+    assert len(engine.tried) == 4 and [job.output.name for job, _, _ in again.failed] == ["film.mp4"]
 
 
 def test_a_segment_is_its_frames_alone_without_audio(film: Path, tmp_path: Path, colorizer) -> None:
