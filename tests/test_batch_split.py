@@ -118,14 +118,14 @@ def test_finished_segments_are_kept_for_the_join_of_a_later_run(film: Path, weig
     assert not again.done and not again.worked and not folder.exists()
 
 
-class BrokenEngine:
-    """Stands in for the pool: every job fails, one at a time."""
+class FakeEngine:
+    """Stands in for the pool, one job at a time: each fails with ``reason``, or succeeds without writing."""
 
     workers = 1
 
-    def __init__(self) -> None:
+    def __init__(self, reason: str) -> None:
         self.tried: list[Job] = []
-        self.busy = False
+        self.busy, self.reason = False, reason
 
     def idle(self) -> int:
         return int(not self.busy)
@@ -136,7 +136,7 @@ class BrokenEngine:
 
     def wait(self, timeout: float) -> list[Outcome]:
         self.busy = False
-        return [Outcome(self.tried[-1], 0, 0.0, "fake", "cannot decode frame 7")]
+        return [Outcome(self.tried[-1], 0, 0.0, "fake", self.reason)]
 
     def progress(self) -> dict[str, int]:
         return {}
@@ -146,7 +146,7 @@ class BrokenEngine:
 
 
 def test_a_segment_that_fails_every_time_fails_its_film_once(film: Path, monkeypatch) -> None:
-    engine = BrokenEngine()
+    engine = FakeEngine("cannot decode frame 7")
     monkeypatch.setattr(batch, "_engine", lambda *_, **__: engine)
     dst = film.parent.parent / "dst"
     first = batch.run([film.parent], dst, retries=1, split_minutes=SPLIT_MINUTES)
@@ -155,6 +155,13 @@ def test_a_segment_that_fails_every_time_fails_its_film_once(film: Path, monkeyp
     assert len(engine.tried) == 4 and engine.tried[0] == engine.tried[3]  # each tried, then the first given up
     again = batch.run([film.parent], dst, retries=1, split_minutes=SPLIT_MINUTES)
     assert len(engine.tried) == 4 and [job.output.name for job, _, _ in again.failed] == ["film.mp4"]
+
+
+def test_a_join_that_fails_fails_its_film_alone(film: Path, monkeypatch) -> None:
+    monkeypatch.setattr(batch, "_engine", lambda *_, **__: FakeEngine(""))  # "done", yet no segment file is there
+    result = batch.run([film.parent], film.parent.parent / "dst", split_minutes=SPLIT_MINUTES)
+    ((job, times, reason),) = result.failed
+    assert job.output.name == "film.mp4" and reason.startswith("joining its segments: FileNotFoundError")
 
 
 def test_a_segment_is_its_frames_alone_without_audio(film: Path, tmp_path: Path, colorizer) -> None:

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ..errors import OutputError, VidcolorError, first_line
+from ..errors import OutputError
 from .discover import MANIFEST_NAME, Job, find_jobs, media_length
 from .manifest import Manifest, identity, settings_id
 from .plan import plan, remove_leftovers
 from .report import BatchResult, failure_lines, summary_table
-from .worker import ColorOptions, Outcome
+from .worker import ColorOptions, Outcome, failure_reason
 
 if TYPE_CHECKING:
     from .split import Film
@@ -222,13 +222,15 @@ class _Driver:
         """Join a split video's segments into its output; a failure to is the video's."""
         from .split import join
 
-        started = time.perf_counter()
+        started, job = time.perf_counter(), film.job
         try:
             frames = join(film, self.options)
-        except VidcolorError as exc:
-            self.give_up(film.parts[0], 1, f"joining its segments: {first_line(exc)}")
+        except Exception as exc:  # a full disk, a segment damaged since: the film fails, the batch goes on
+            reason = f"joining its segments: {failure_reason(exc)}"
+            self.manifest.append("failed", key=job.key, input=str(job.input.absolute()), settings=self.sid,
+                                 input_identity=self._identity(job.input), reason=reason)  # fmt: skip
+            self.give_up(film.parts[0], 1, reason)
             return
-        job = film.job
         done = Outcome(job, frames, time.perf_counter() - started, "join")
         self.manifest.append("done", key=job.key, input=str(job.input.absolute()), settings=self.sid,
                              input_identity=self._identity(job.input), worker=done.worker, frames=frames,

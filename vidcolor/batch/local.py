@@ -13,9 +13,9 @@ import time
 from multiprocessing.connection import Connection
 
 from ..backends.base import usable_cores
-from ..errors import VidcolorError, first_line
+from ..errors import VidcolorError
 from .discover import Job
-from .worker import ColorOptions, FileWorker, Outcome, model_threads
+from .worker import ColorOptions, FileWorker, Outcome, failure_reason, model_threads
 
 _START_SECONDS = 600  # a worker that has not loaded its model by then is not coming
 _REPORT_SECONDS = 0.5  # how often a worker says how far its file is
@@ -41,7 +41,7 @@ def _serve(conn: Connection, options: ColorOptions, overwrite: bool, name: str, 
     try:
         worker = FileWorker(options, overwrite=overwrite, name=name, threads=threads)
     except Exception as exc:
-        conn.send(first_line(exc) if isinstance(exc, VidcolorError) else f"{type(exc).__name__}: {first_line(exc)}")
+        conn.send(failure_reason(exc))
         return
     try:
         conn.send(None)

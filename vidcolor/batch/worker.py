@@ -50,6 +50,11 @@ class ColorOptions:
                          precision=self.precision, threads=threads)  # fmt: skip
 
 
+def failure_reason(exc: Exception) -> str:
+    """One line for the manifest and the summary: vidcolor's own message, else the error's type and first line."""
+    return first_line(exc) if isinstance(exc, VidcolorError) else f"{type(exc).__name__}: {first_line(exc)}"
+
+
 def model_threads(share: int) -> int:
     """A worker's model threads on a CPU: its share of the machine's cores (at least one), never more than all
     cores but one. Several workers each taking all cores but one would oversubscribe the machine."""
@@ -114,9 +119,7 @@ class FileWorker:
                                        crf=o.crf, preset=o.preset, batch=o.batch, smooth=o.smooth,
                                        segment=job.segment, on_frames=on_frames)  # fmt: skip
                 frames = result.frames
-        except VidcolorError as exc:
-            reason = first_line(exc)
         except Exception as exc:  # a file that trips an unforeseen error fails alone; the batch goes on
-            reason = f"{type(exc).__name__}: {first_line(exc)}"
+            reason = failure_reason(exc)
         return Outcome(job, frames if not reason else 0, time.perf_counter() - started, self.name, reason,
                        tuple(self._kept.messages))  # fmt: skip
