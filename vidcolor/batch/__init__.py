@@ -69,10 +69,11 @@ def run(
     jobs = find_jobs(sources, dest, video_suffix=video_suffix, image_suffix=image_suffix)
     _check_writable(dest)
     films: list[Film] = []
+    measured: dict[str, tuple[int, float]] = {}  # (frames, seconds) of a job, where already read
     if split_minutes is not None:
         from .split import split_long_videos  # PyAV loads only for a batch with videos
 
-        jobs, films = split_long_videos(jobs, split_minutes, overwrite=overwrite)
+        jobs, films, measured = split_long_videos(jobs, split_minutes, overwrite=overwrite)
     manifest = Manifest(dest)
     settings = options.settings()
     sid = settings_id(settings)
@@ -99,7 +100,7 @@ def run(
         for film in ready:
             driver.join(film)
         if queue:
-            driver.lengths = {job.key: driver.length(job) for job in queue}
+            driver.lengths = {job.key: measured.get(job.key) or media_length(job) for job in queue}
             pool = _engine(engine, options, overwrite=overwrite, workers=min(workers, len(queue)),
                            address=ray_address, cpus_per_worker=cpus_per_worker, sources=sources,
                            dest=dest)  # fmt: skip
@@ -162,10 +163,6 @@ class _Driver:
         """The file a job makes: itself, or the video it is a segment of."""
         film = self.film_of.get(job.key)
         return job if film is None else film.job
-
-    def length(self, job: Job) -> tuple[int, float]:
-        film = self.film_of.get(job.key)
-        return media_length(job) if film is None else film.lengths[job.key]
 
     def dropped(self, job: Job) -> bool:
         """Whether ``job`` is a segment of a split video that failed: not worth doing in this run."""

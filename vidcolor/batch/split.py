@@ -48,16 +48,20 @@ def split_folder(output: Path) -> Path:
     return output.with_name(f".{output.name}.split")
 
 
-def split_long_videos(jobs: list[Job], minutes: float, *, overwrite: bool) -> tuple[list[Job], list[Film]]:
+def split_long_videos(
+    jobs: list[Job], minutes: float, *, overwrite: bool
+) -> tuple[list[Job], list[Film], dict[str, tuple[int, float]]]:
     """Replace each video longer than ``minutes`` whose output is still to make (or is to be redone) by its
-    segments, of at most about ``minutes`` each, cut at keyframes. Returns the jobs, largest first, and the split
-    videos. Files of an earlier split with other cuts are removed."""
+    segments, of at most about ``minutes`` each, cut at keyframes. Returns the jobs, largest first, the split
+    videos, and the (frames, seconds) of the jobs it measured (segments: about). Files of an earlier split with
+    other cuts are removed."""
     out: list[Job] = []
     films: list[Film] = []
+    lengths: dict[str, tuple[int, float]] = {}
     for job in jobs:
         parts = []
         if job.kind == "video" and (overwrite or not job.output.exists()):
-            frames, seconds = media_length(job)
+            lengths[job.key] = frames, seconds = media_length(job)
             parts = _segments(job, frames, seconds, minutes) if seconds > minutes * 60 else []
         if len(parts) < 2:
             out.append(job)
@@ -66,7 +70,8 @@ def split_long_videos(jobs: list[Job], minutes: float, *, overwrite: bool) -> tu
         _remove_other_segments(film)
         films.append(film)
         out.extend(film.parts)
-    return sorted(out, key=lambda job: (-job.bytes, job.key)), films
+        lengths.update(film.lengths)
+    return sorted(out, key=lambda job: (-job.bytes, job.key)), films, lengths
 
 
 def _segments(job: Job, frames: int, seconds: float, minutes: float) -> list[tuple[Job, tuple[int, float]]]:
