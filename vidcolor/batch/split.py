@@ -24,6 +24,7 @@ import av
 from av.bitstream import BitStreamFilterContext
 
 from .. import fragments, resume
+from ..errors import first_line
 from ..sinks import VideoFileSink
 from ..sources import FileSource, Segment
 from .discover import Job, media_length
@@ -76,18 +77,22 @@ def split_long_videos(
 
 def _segments(job: Job, frames: int, seconds: float, minutes: float) -> list[tuple[Job, tuple[int, float]]]:
     """The segment jobs of ``job`` with their (frames, seconds), about: cut at the keyframes at or before the
-    ends of equal parts of at most ``minutes``."""
-    with av.open(str(job.input)) as container:
-        video = container.streams.video[0]
-        time_base, start = video.time_base, video.start_time or 0
-        end = start + round(Fraction(seconds) / time_base)
-        count = math.ceil(seconds / (minutes * 60))
-        cuts = [start]
-        for k in range(1, count):
-            container.seek(start + (end - start) * k // count, stream=video, backward=True)
-            keyframe = next((p.pts for p in container.demux(video) if p.is_keyframe and p.pts is not None), None)
-            if keyframe is not None and keyframe > cuts[-1]:
-                cuts.append(keyframe)
+    ends of equal parts of at most ``minutes``. None where the file cannot be sought in: it is colorized whole."""
+    try:
+        with av.open(str(job.input)) as container:
+            video = container.streams.video[0]
+            time_base, start = video.time_base, video.start_time or 0
+            end = start + round(Fraction(seconds) / time_base)
+            count = math.ceil(seconds / (minutes * 60))
+            cuts = [start]
+            for k in range(1, count):
+                container.seek(start + (end - start) * k // count, stream=video, backward=True)
+                keyframe = next((p.pts for p in container.demux(video) if p.is_keyframe and p.pts is not None), None)
+                if keyframe is not None and keyframe > cuts[-1]:
+                    cuts.append(keyframe)
+    except (av.FFmpegError, OSError) as exc:
+        log.info("%s: not split (%s); colorized whole", job.input, first_line(exc))
+        return []
     folder = split_folder(job.output)
     parts = []
     for first, after in zip(cuts, [*cuts[1:], None], strict=True):
