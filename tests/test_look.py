@@ -95,3 +95,17 @@ def test_live_starts_at_the_saturation_asked_for(tmp_path: Path, clip: Path) -> 
                      "--model", "fast", "--backend", "cpu", "--size", TEST_SIZE, "-q")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert all(np.abs(planes - 128).max() <= 1 for planes in chroma_planes(record))
+
+
+def test_batch_takes_the_same_look(tmp_path: Path, clip: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "in.mp4").write_bytes(clip.read_bytes())
+    cv2.imwrite(str(src / "still.png"), cv2.cvtColor(picture(0, 96, 64), cv2.COLOR_RGB2GRAY))
+    result = run_cli("batch", src, "-o", tmp_path / "dst", "--compare", "side", "--saturation", "0", "--model", "fast",
+                     "--backend", "cpu", "--size", TEST_SIZE, "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert luma_planes(tmp_path / "dst" / "in.mp4")[0].shape == (96, 256)
+    assert all(np.abs(planes - 128).max() <= 1 for planes in chroma_planes(tmp_path / "dst" / "in.mp4"))
+    still = cv2.imread(str(tmp_path / "dst" / "still.png")).astype(int)
+    assert still.shape == (64, 192, 3) and np.abs(still - still.mean(axis=2, keepdims=True)).max() <= 1

@@ -93,6 +93,16 @@ def _add_look_options(parser: argparse.ArgumentParser) -> None:
                              "colour right half (default: off)")  # fmt: skip
 
 
+def _add_colorize_options(parser: argparse.ArgumentParser) -> None:
+    """What single-file mode and batch mode share: the model, smoothing, encoder and colour settings."""
+    _add_model_options(parser)
+    parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
+    _add_smooth_option(parser)
+    parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
+    parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
+    _add_look_options(parser)
+
+
 def _crf(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 51:
@@ -139,12 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-y", "--overwrite", action="store_true", help="overwrite an existing output")
     parser.add_argument("--restart", action="store_true",
                         help="start afresh where a killed run left a partial output (default: resume it)")
-    _add_model_options(parser)
-    parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
-    _add_smooth_option(parser)
-    parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
-    parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
-    _add_look_options(parser)
+    _add_colorize_options(parser)
     parser.add_argument("--overlay-fps", action="store_true",
                         help="draw the processing rate on every frame (and label --compare's halves)")
     _add_message_flags(parser)
@@ -526,11 +531,7 @@ def build_batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split-minutes", type=_positive_float, metavar="M",
                         help="cut a video longer than M minutes at keyframes into segments of about M minutes that "
                              "the workers colorize at once, then join them")  # fmt: skip
-    _add_model_options(parser)
-    parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
-    _add_smooth_option(parser)
-    parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
-    parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
+    _add_colorize_options(parser)
     _add_message_flags(parser)
     return parser
 
@@ -540,7 +541,7 @@ def _batch(args: argparse.Namespace) -> int:
 
     options = batch.ColorOptions(model=args.model, weights=args.weights, size=args.size, precision=args.precision,
                                  backend=args.backend, batch=args.batch, smooth=args.smooth, crf=args.crf,
-                                 preset=args.preset)  # fmt: skip
+                                 preset=args.preset, saturation=args.saturation, compare=args.compare)  # fmt: skip
     result = batch.run(
         args.sources, args.output, options=options, engine="local" if args.ray is None else "ray",
         workers=args.workers, ray_address=args.ray or None, cpus_per_worker=args.cpus_per_worker,

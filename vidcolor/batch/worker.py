@@ -15,6 +15,7 @@ from pathlib import Path
 from ..backends import BackendName
 from ..backends.base import cpu_model_threads
 from ..colorizer import Colorizer
+from ..compare import CompareMode
 from ..errors import VidcolorError, first_line
 from ..images import colorize_image_file
 from ..models.presets import ModelName, Precision
@@ -37,6 +38,8 @@ class ColorOptions:
     smooth: float = DEFAULT_SMOOTH
     crf: int = 18
     preset: str = "fast"
+    saturation: float = 1.0
+    compare: CompareMode = "off"
 
     def settings(self) -> dict[str, object]:
         """What the manifest compares across runs: the options, with the weights file as its digest."""
@@ -112,12 +115,14 @@ class FileWorker:
         frames, reason = 1, ""
         try:
             if job.kind == "image":
-                colorize_image_file(self.colorizer, job.input, job.output, overwrite=self.overwrite)
+                colorize_image_file(self.colorizer, job.input, job.output, overwrite=self.overwrite,
+                                    saturation=self.options.saturation, compare=self.options.compare)  # fmt: skip
             else:
                 o = self.options
                 result = colorize_file(job.input, job.output, colorizer=self.colorizer, overwrite=self.overwrite,
                                        crf=o.crf, preset=o.preset, batch=o.batch, smooth=o.smooth,
-                                       segment=job.segment, on_frames=on_frames)  # fmt: skip
+                                       saturation=o.saturation, compare=o.compare, segment=job.segment,
+                                       on_frames=on_frames)  # fmt: skip
                 frames = result.frames
         except Exception as exc:  # a file that trips an unforeseen error fails alone; the batch goes on
             reason = failure_reason(exc)
