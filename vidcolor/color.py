@@ -18,7 +18,13 @@ Matrix = Literal["bt601", "bt709"]
 
 # Kr, Kb of the two luma/chroma matrices in use for 8-bit video.
 _MATRIX_COEFFS: dict[str, tuple[float, float]] = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
-BT601_LUMA = (0.299, 0.587, 0.114)  # R', G', B' weights of Y' in BT.601, as JPEG and still images use
+
+
+def luma_weights(matrix: Matrix) -> tuple[float, float, float]:
+    """R', G', B' weights of Y' in ``matrix`` (still images use BT.601, as JPEG does)."""
+    kr, kb = _MATRIX_COEFFS[matrix]
+    return kr, 1 - kr - kb, kb
+
 
 _D65_WHITE = (0.95047, 1.0, 1.08883)
 _RGB_TO_XYZ = (
@@ -116,8 +122,7 @@ def luma_to_lightness_table(full_range: bool, device: torch.device | str = "cpu"
 
 def _chroma_rows(fmt: YuvFormat) -> tuple[tuple[float, float, float, float], ...]:
     """The affine map R'G'B' in [0, 1] -> (Cb, Cr) codes: a row per plane, the offset last."""
-    kr, kb = _MATRIX_COEFFS[fmt.matrix]
-    kg = 1 - kr - kb
+    kr, kg, kb = luma_weights(fmt.matrix)
     scale = 255.0 if fmt.full_range else 224.0
     cb = (-kr, -kg, 1 - kb)  # B' - Y'
     cr = (1 - kr, -kg, -kb)  # R' - Y'

@@ -13,12 +13,12 @@ import torch.nn.functional as F
 
 from .backends import BackendName, check_backend, create_backend, runs_int8
 from .color import (
-    BT601_LUMA,
     YuvFormat,
     chroma_range,
     lab_to_chroma,
     lab_to_rgb,
     luma_to_lightness_table,
+    luma_weights,
     rgb_to_lab,
     scale_saturation,
 )
@@ -160,6 +160,6 @@ class Colorizer:
         ab = self.predict_ab(lightness)
         ab = F.interpolate(ab, size=image.shape[:2], mode="bilinear", align_corners=False)
         out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
-        luma = out @ np.array(BT601_LUMA, dtype=np.float32)
+        luma = out @ np.array(luma_weights("bt601"), dtype=np.float32)
         out = scale_saturation(out, luma[..., None], saturation, 0.0, 1.0)
         return np.rint(out * scale).astype(image.dtype)
