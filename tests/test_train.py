@@ -16,9 +16,10 @@ from media import picture
 
 from vidcolor import Colorizer
 from vidcolor.color import rgb_to_lab
-from vidcolor.models.ab_bins import BIN_SIZE, annealed_mean, bin_index, soft_encode
+from vidcolor.models.ab_bins import BIN_SIZE, annealed_mean, bin_index, prior_bias, soft_encode
 from vidcolor.models.checkpoint import load_model
 from vidcolor.models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
+from vidcolor.train.data import source_balanced_weights
 from vidcolor.train.evaluate import colourfulness, evaluate, grey_baseline
 from vidcolor.train.loop import TrainConfig, state_path, train
 from vidcolor.train.losses import BINS_PER_AXIS, Rebalancing, ab_histogram, colour_loss
@@ -97,6 +98,28 @@ def test_bins_and_finetuning_train_only_what_they_should(photo_folder, tmp_path)
     assert moved("blocks.15.project.conv.weight") > 1e-4 and moved("last.conv.weight") > 1e-4
 
 
+@needs_encoder
+def test_bins_head_warm_starts_from_trained_regression_weights(photo_folder, tmp_path):
+    """--init-from keeps the trained encoder and decoder, starts the new bins head afresh, stores the a*b* prior."""
+    regression = tmp_path / "regression.pt"
+    base = TrainConfig(data=str(photo_folder), out=str(regression), steps=5, crop=64, batch=6, workers=0)
+    train(base, progress_bar=False)
+    bins = tmp_path / "bins.pt"
+    train(TrainConfig(**{**base.__dict__, "out": str(bins), "steps": 1, "lr": 1e-9, "ab_bins": True,
+                         "rebalance_mix": None, "init_from": str(regression)}), progress_bar=False)  # fmt: skip
+    before, after = load_model(regression).state_dict(), load_model(bins).state_dict()
+    torch.testing.assert_close(after["ups.0.0.weight"], before["ups.0.0.weight"], rtol=0, atol=1e-3)
+    assert after["head.weight"].shape[0] == BINS_PER_AXIS**2
+    assert after["ab_prior"].sum().item() == pytest.approx(1.0, abs=1e-2) and after["ab_prior"].max() > 0.01
+
+
+def test_source_balancing_caps_each_collection():
+    images = [Path(f"big_{i:06d}.webp") for i in range(900)] + [Path(f"small_{i:06d}.webp") for i in range(30)]
+    weights = source_balanced_weights(images, cap=100)
+    assert weights[:900].sum().item() == pytest.approx(100.0)  # thinned to the cap
+    assert weights[900:].sum().item() == pytest.approx(30.0)  # every photo of a small collection kept
+
+
 def test_eval_scores_are_finite_and_grey_has_no_colour(photo_folder, colorizer, tmp_path):
     scores = evaluate(colorizer, photo_folder, limit=2, sheet=tmp_path / "sheet.png")
     assert scores["photos"] == 2
@@ -128,8 +151,32 @@ def test_eval_command_prints_table_and_json(photo_folder, weights, tmp_path):
 def test_soft_encoding_and_annealed_mean_agree_on_a_colour():
     """A true a*b* is encoded around its own bin; decoding a confident prediction of that bin gives it back."""
     ab = torch.tensor([-35.0, 62.0]).view(1, 2, 1, 1).expand(1, 2, 3, 3)
-    target = soft_encode(ab)  # (1, Q, 3, 3)
-    torch.testing.assert_close(target.sum(dim=1), torch.ones(1, 3, 3))
-    assert (target.argmax(dim=1) == bin_index(ab)).all()
-    decoded = annealed_mean(torch.log(target) * 10)  # sharpened logits of the same distribution
+    index, weights = soft_encode(ab)  # (1, 9, 3, 3) each
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(1, 3, 3))
+    assert (index.gather(1, weights.argmax(dim=1, keepdim=True))[:, 0] == bin_index(ab)).all()
+    target = torch.zeros(1, BINS_PER_AXIS**2, 3, 3).scatter_add_(1, index, weights)  # dense (1, Q, 3, 3)
+    decoded = annealed_mean(torch.log(target + 1e-12) * 10)  # sharpened logits of the same distribution
     assert (decoded - ab).abs().max() < BIN_SIZE / 2
+
+
+def test_soft_encoding_at_the_edge_of_the_grid_stays_on_it():
+    """Bins past the grid get no weight (not a clamped duplicate of the edge bin)."""
+    ab = torch.tensor([-109.0, 109.5]).view(1, 2, 1, 1)
+    index, weights = soft_encode(ab)
+    assert weights.sum().item() == pytest.approx(1.0)
+    assert (weights > 0).sum().item() == 4  # the corner bin and its 3 neighbours inside the grid
+    assert len(set(index[weights > 0].tolist())) == 4
+
+
+def test_prior_bias_lifts_rare_colours_only_where_the_network_gives_them_weight():
+    prior = torch.full((BINS_PER_AXIS**2,), 1e-6)
+    common, rare = int(bin_index(torch.tensor([[[[2.0]], [[8.0]]]]))), int(bin_index(torch.tensor([[[[60.0]], [[55.0]]]])))
+    prior[common], prior[rare] = 0.9, 0.01
+    prior = prior / prior.sum()
+    logits = torch.full((1, BINS_PER_AXIS**2, 1, 2), -30.0)
+    logits[0, [common, rare], 0, 0] = torch.tensor([1.0, 0.2])  # unsure between dull and vivid
+    logits[0, common, 0, 1] = 1.0  # sure it is dull
+    plain, boosted = annealed_mean(logits, 1.0), annealed_mean(logits, 1.0, prior_bias(prior, 1.0))
+    chroma = lambda ab: ab.pow(2).sum(dim=1).sqrt()[0, 0]  # noqa: E731
+    assert chroma(boosted)[0] > chroma(plain)[0] + 10  # the rare, vivid option wins more of the mean
+    torch.testing.assert_close(boosted[..., 1], plain[..., 1])  # no rare colour where the network gave it none

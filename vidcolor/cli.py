@@ -209,6 +209,11 @@ def build_train_parser() -> argparse.ArgumentParser:
                         help="the MobileNetV2 ImageNet .tflite file the encoder starts from")
     parser.add_argument("--finetune-from", type=float, metavar="FRACTION",
                         help="from this fraction of the budget on, also train the deepest encoder stage (0.1x rate)")
+    parser.add_argument("--init-from", type=Path, metavar="WEIGHTS",
+                        help="start from these trained weights of the same preset (a head of another kind starts "
+                             "afresh: e.g. --bins from the shipped regression model)")
+    parser.add_argument("--source-cap", type=_positive_int, metavar="N",
+                        help="at most N photos of one collection (file name up to its last '_') an epoch")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
     parser.add_argument("--rebalance", type=float, default=0.9, metavar="MIX",
                         help="class-rebalancing mix with the uniform prior, 0 disables it (default: 0.9)")
@@ -227,7 +232,8 @@ def _train(args: argparse.Namespace) -> int:
         data=str(args.data), out=str(args.out), steps=args.steps, minutes=args.minutes, crop=args.crop,
         model=args.model, ab_bins=args.bins, encoder=str(args.encoder), finetune_from=args.finetune_from,
         batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers,
-        threads=args.threads, seed=args.seed,
+        threads=args.threads, seed=args.seed, init_from=args.init_from and str(args.init_from),
+        source_cap=args.source_cap,
     )  # fmt: skip
     command = shlex.join(["vidcolor", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
     summary = train(config, resume=args.resume, progress_bar=not args.quiet, command=command)

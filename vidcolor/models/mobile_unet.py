@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import lightness_to_grey
-from .ab_bins import BINS_PER_AXIS, annealed_mean
+from .ab_bins import ANNEALING_TEMPERATURE, BINS_PER_AXIS, annealed_mean, prior_bias
 from .layers import conv_bn_relu
 from .mobilenetv2 import LAST_WIDTH, TAP_CHANNELS, MobileNetV2
 
@@ -30,6 +30,8 @@ class MobileUNetConfig:
     scene_width: int = 128  # the pooled 1280-d descriptor projected to this many channels; 0: not used
     ab_bins: bool = False  # head: a*b* directly (regression), or logits over a*b* bins and their annealed mean
     ab_scale: float = 110.0  # regression head: a*, b* of sRGB colours stay within about ±110
+    render_temperature: float = ANNEALING_TEMPERATURE  # bins head: the annealed mean's temperature
+    render_boost: float = 0.0  # bins head: how far the data's a*b* prior is divided out at render time
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.decoder_widths) <= len(TAP_CHANNELS):
@@ -60,6 +62,8 @@ class MobileUNet(nn.Module):
         )
         nn.init.zeros_(self.head.weight)  # start from grey (or a uniform spread of bins): no colour beats a random one
         nn.init.zeros_(self.head.bias)
+        if config.ab_bins:  # the training data's a*b* distribution over the bins, set by training
+            self.register_buffer("ab_prior", torch.full((BINS_PER_AXIS**2,), 1.0 / BINS_PER_AXIS**2))
 
     def head_output(self, lightness: torch.Tensor) -> torch.Tensor:
         """What the loss sees, at the output stride s: a*b* (B, 2, H/s, W/s), or bin logits (B, Q, H/s, W/s)."""
@@ -79,5 +83,9 @@ class MobileUNet(nn.Module):
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         out = self.head_output(lightness)
-        ab = annealed_mean(out) if self.config.ab_bins else out  # (B, 2, H/s, W/s)
+        if self.config.ab_bins:
+            bias = prior_bias(self.ab_prior, self.config.render_boost) if self.config.render_boost else None
+            ab = annealed_mean(out, self.config.render_temperature, bias)  # (B, 2, H/s, W/s)
+        else:
+            ab = out
         return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)

@@ -23,6 +23,24 @@ def list_images(folder: str | Path) -> list[Path]:
     return images
 
 
+def source_of(image: Path) -> str:
+    """The collection a photo came from: its file name up to the last underscore (``caltech101_000123.webp``)."""
+    return image.stem.rpartition("_")[0] or image.stem
+
+
+def source_balanced_weights(images: list[Path], cap: int) -> torch.Tensor:
+    """Sampling weights (one per image) under which no collection gives more than ``cap`` photos an epoch.
+
+    Collections smaller than ``cap`` keep every photo once an epoch; larger ones are thinned to ``cap``, so a
+    big set of one kind (cats and dogs, interiors) does not teach the model that the world looks like it.
+    """
+    sources = [source_of(image) for image in images]
+    counts: dict[str, int] = {}
+    for source in sources:
+        counts[source] = counts.get(source, 0) + 1
+    return torch.tensor([min(1.0, cap / counts[source]) for source in sources], dtype=torch.float64)
+
+
 def read_rgb(path: Path) -> torch.Tensor:
     """uint8 RGB (3, H, W)."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)

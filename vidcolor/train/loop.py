@@ -20,16 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 from tqdm import tqdm
 
 from ..color import rgb_to_lab
-from ..models.checkpoint import save_checkpoint
+from ..errors import WeightsError
+from ..models.checkpoint import load_model, save_checkpoint
 from ..models.mobile_unet import MobileUNet
 from ..models.mobilenetv2 import TAP_BLOCKS
 from ..models.presets import PRESETS
 from ..models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
-from .data import RandomCrops, list_images
+from .data import RandomCrops, list_images, source_balanced_weights
 from .losses import Rebalancing, ab_histogram, colour_loss
 
 log = logging.getLogger("vidcolor")
@@ -59,6 +60,8 @@ class TrainConfig:
     threads: int | None = None  # CPU threads for the network (default: PyTorch's)
     seed: int = 0
     checkpoint_minutes: float = 5.0
+    init_from: str | None = None  # start from these trained weights (same preset); a new head starts afresh
+    source_cap: int | None = None  # at most this many photos of one collection an epoch (None: every photo)
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
@@ -97,11 +100,28 @@ def estimate_rebalancing(images: list, mix: float, device: torch.device, seed: i
 
 
 def build_network(config: TrainConfig) -> MobileUNet:
-    """The preset's network on the ImageNet encoder, the encoder frozen."""
+    """The preset's network on the ImageNet encoder (or on ``init_from``'s weights), the encoder frozen."""
     architecture = replace(PRESETS[config.model].config, ab_bins=config.ab_bins)
-    model = MobileUNet(architecture, encoder=load_imagenet_mobilenetv2(config.encoder, in_channels=1))
+    if config.init_from is None:
+        model = MobileUNet(architecture, encoder=load_imagenet_mobilenetv2(config.encoder, in_channels=1))
+    else:
+        model = MobileUNet(architecture)
+        copy_trained_weights(load_model(config.init_from), model)
     model.encoder.requires_grad_(False)
     return model
+
+
+def copy_trained_weights(trained: torch.nn.Module, model: MobileUNet) -> None:
+    """Copy every tensor of ``trained`` into ``model``; only a head of another kind (regression vs bins) is
+    left as initialised. Anything else that does not fit is an error: a different preset, not a warm start."""
+    same_shape = isinstance(trained, MobileUNet) and (trained.config.decoder_widths, trained.config.scene_width) == (
+        model.config.decoder_widths, model.config.scene_width)
+    if not same_shape:
+        raise WeightsError(f"--init-from must be weights of the {model.config.decoder_widths} decoder's preset")
+    fresh = ("head.", "ab_prior") if trained.config.ab_bins != model.config.ab_bins else ()
+    state = model.state_dict()
+    state.update({k: v for k, v in trained.state_dict().items() if not k.startswith(fresh)})
+    model.load_state_dict(state, strict=True)
 
 
 def deep_encoder_parameters(model: MobileUNet) -> list[torch.nn.Parameter]:
@@ -168,11 +188,20 @@ def train(
         if state["rebalance_weights"] is not None:
             rebalancing = Rebalancing(state["rebalance_prior"], state["rebalance_weights"])
         log.info("resumed %s at step %d (%.1f min trained)", saved, step, elapsed / 60)
-    elif config.rebalance_mix is not None:
-        rebalancing = estimate_rebalancing(images, config.rebalance_mix, device, config.seed)
+    elif config.rebalance_mix is not None or config.ab_bins:
+        # the bins head keeps the data's a*b* prior for rendering, whether or not the loss is rebalanced
+        estimated = estimate_rebalancing(images, config.rebalance_mix or 1.0, device, config.seed)
+        if config.ab_bins:
+            model.ab_prior.copy_(estimated.prior.float())
+        rebalancing = estimated if config.rebalance_mix is not None else None
 
+    sampler = None
+    if config.source_cap is not None:
+        weights = source_balanced_weights(images, config.source_cap)
+        sampler = WeightedRandomSampler(weights, num_samples=round(float(weights.sum())), replacement=False)
     loader = DataLoader(
-        RandomCrops(images, config.crop), batch_size=config.batch, shuffle=True, drop_last=True,
+        RandomCrops(images, config.crop), batch_size=config.batch, shuffle=sampler is None, sampler=sampler,
+        drop_last=True,
         num_workers=config.workers, pin_memory=device.type == "cuda", persistent_workers=config.workers > 0,
     )  # fmt: skip
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")

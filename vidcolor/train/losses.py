@@ -63,7 +63,8 @@ def colour_loss(predicted: torch.Tensor, target: torch.Tensor, rebalancing: Reba
     if predicted.shape[1] == 2:
         per_pixel = F.smooth_l1_loss(predicted, target, beta=1.0, reduction="none").sum(dim=1, keepdim=True)
     else:
-        per_pixel = -(soft_encode(target) * F.log_softmax(predicted, dim=1)).sum(dim=1, keepdim=True)
+        index, weights = soft_encode(target)
+        per_pixel = -(weights * F.log_softmax(predicted, dim=1).gather(1, index)).sum(dim=1, keepdim=True)
     if rebalancing is not None:
         per_pixel = per_pixel * rebalancing.pixel_weights(target)
     return per_pixel.mean()
