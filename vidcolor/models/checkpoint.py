@@ -68,3 +68,13 @@ def load_model(path: str | Path) -> nn.Module:
     except RuntimeError as exc:
         raise WeightsError(f"{path}: weights do not fit their stated architecture ({first_line(exc)[:80]})") from exc
     return model.eval()
+
+
+def set_rendering(path: str | Path, out: str | Path, *, temperature: float, boost: float) -> None:
+    """Copy the bins-head checkpoint ``path`` to ``out`` with another rendering of its a*b* distribution (the
+    annealed mean's temperature, the prior's boost): the weights are untouched, only how they are read."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not checkpoint.get("config", {}).get("ab_bins"):
+        raise WeightsError(f"{path} has no bins head: its rendering cannot be set")
+    checkpoint["config"] = {**checkpoint["config"], "render_temperature": temperature, "render_boost": boost}
+    torch.save(checkpoint, out)
