@@ -36,7 +36,7 @@ from .losses import Rebalancing, ab_histogram, colour_loss
 log = logging.getLogger("vidcolor")
 
 WARMUP_STEPS = 200
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 PRIOR_IMAGES = 2000  # images sampled to estimate the a*b* distribution
 
 
@@ -130,14 +130,17 @@ def deep_encoder_parameters(model: MobileUNet) -> list[torch.nn.Parameter]:
     return [p for module in (*blocks, model.encoder.last) for p in module.parameters()]
 
 
-def keep_large_blocks_in_the_heap() -> None:
-    """Serve the step's large tensors from glibc's heap and keep it, instead of a fresh mapping each time.
+def fix_malloc_mmap_threshold() -> None:
+    """Pin glibc's mmap threshold, so the step's largest tensors are returned to the system when freed.
 
-    By default glibc maps every allocation above its threshold (at most 32 MiB) afresh and unmaps it when freed;
-    the bins head's logits (32 MiB for fast, 127 MiB for quality at batch 16) then cost page faults on every step:
-    on this project's VM half of a step's CPU time was the kernel's (40 steps: 14.4 s system, 20.5 s user; with
-    this, 0.8 s system, the same user time, half the wall time). Once the dense soft-encoded target was gone
-    (``soft_encode`` is sparse), the heap no longer fragments into gigabytes as it did with it.
+    By default glibc raises the threshold after each large free, up to 32 MiB; the bins head's 30-MiB tensors
+    then come from the heap, whose fragmentation grew a CPU training run by about 1 GiB a minute until the
+    kernel killed it (21 GiB, twice). Pinned at 16 MiB, the same run stays near 0.5 GiB, but steps run slower
+    (every such tensor is a fresh mapping: on this project's VM half a step's CPU time went to the kernel), so
+    only the bins head asks for it. Keeping large blocks in glibc's heap instead (a 1 GiB threshold, no trimming)
+    grew runs to 13 and 23 GiB within minutes. jemalloc without purging (``LD_PRELOAD=libjemalloc.so.2
+    MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1``) keeps them flat (0.8 and 1.2 GiB) at twice the step
+    rate, no system time: vidcolor/train/README.md gives the command. Under jemalloc this call changes nothing.
     """
     if not sys.platform.startswith("linux"):
         return
@@ -145,8 +148,7 @@ def keep_large_blocks_in_the_heap() -> None:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):  # not glibc
         return
-    mallopt(M_MMAP_THRESHOLD, 1 << 30)
-    mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    mallopt(M_MMAP_THRESHOLD, 16 << 20)
 
 
 def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
@@ -168,7 +170,7 @@ def train(
         torch.set_num_threads(config.threads)
     torch.set_flush_denormal(True)  # tiny activations otherwise slow CPU convolutions several-fold
     if config.ab_bins:
-        keep_large_blocks_in_the_heap()
+        fix_malloc_mmap_threshold()
     images = list_images(config.data)
     model = build_network(config).to(device)
     if device.type == "cuda":  # tensor-core friendly layout; fixed crop size, so cuDNN may pick its fastest kernels
