@@ -8,6 +8,7 @@ AB_LIMIT = 110.0
 BIN_SIZE = 10.0
 BINS_PER_AXIS = int(2 * AB_LIMIT / BIN_SIZE)  # 22 x 22 grid over a*, b* in [-110, 110)
 ANNEALING_TEMPERATURE = 0.38  # Zhang et al.: between the mean (1, sepia) and the mode (0, blotchy)
+CHROMA_FLOOR = 5.0  # a*b* units: chroma restoration leaves a mean colour weaker than about this alone
 
 
 def bin_index(ab: torch.Tensor) -> torch.Tensor:
@@ -24,17 +25,30 @@ def bin_centres(device: torch.device | str = "cpu", dtype: torch.dtype = torch.f
 
 
 def annealed_mean(
-    logits: torch.Tensor, temperature: float = ANNEALING_TEMPERATURE, bias: torch.Tensor | None = None
+    logits: torch.Tensor, temperature: float = ANNEALING_TEMPERATURE, bias: torch.Tensor | None = None,
+    chroma_restore: float = 0.0,
 ) -> torch.Tensor:
     """Bin logits (B, Q, H, W) -> a*b* (B, 2, H, W): the mean of the sharpened distribution.
 
     ``bias`` (Q,) is added to the sharpened logits: a render-time reweighting of the bins (``prior_bias``).
+    ``chroma_restore`` (0..1) gives the mean back the chroma its distribution expects: where the network is sure
+    an object is vivid but not of which hue, the mean of its hues cancels toward brown or grey, while the
+    expected chroma E|ab| stays high; the mean's hue is kept and its chroma moved toward E|ab| by this power of
+    their ratio. Where the network expects grey (a white wall, an overcast sky), E|ab| is small and so is the
+    colour: it stays near neutral.
     """
     sharpened = logits / temperature
     if bias is not None:
         sharpened = sharpened + bias[None, :, None, None]
     probabilities = torch.softmax(sharpened, dim=1)
-    return torch.einsum("bqhw,qc->bchw", probabilities, bin_centres(logits.device, logits.dtype))
+    centres = bin_centres(logits.device, logits.dtype)
+    if not chroma_restore:
+        return torch.einsum("bqhw,qc->bchw", probabilities, centres)
+    moments = torch.einsum("bqhw,qc->bchw", probabilities, torch.cat((centres, centres.norm(dim=1, keepdim=True)), 1))
+    ab, expected_chroma = moments[:, :2], moments[:, 2:]  # (B, 2, H, W), (B, 1, H, W)
+    # +CHROMA_FLOOR: a mean near zero has no hue worth amplifying; it stays near zero
+    gain = (expected_chroma + CHROMA_FLOOR) / (ab.norm(dim=1, keepdim=True) + CHROMA_FLOOR)
+    return ab * gain.pow(chroma_restore)
 
 
 def soft_encode(ab: torch.Tensor, sigma: float = 5.0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -70,11 +70,13 @@ def load_model(path: str | Path) -> nn.Module:
     return model.eval()
 
 
-def set_rendering(path: str | Path, out: str | Path, *, temperature: float, boost: float) -> None:
+def set_rendering(path: str | Path, out: str | Path, *, temperature: float, boost: float, chroma: float) -> None:
     """Copy the bins-head checkpoint ``path`` to ``out`` with another rendering of its a*b* distribution (the
-    annealed mean's temperature, the prior's boost): the weights are untouched, only how they are read."""
+    annealed mean's temperature, the prior's boost, the chroma restored): the weights are untouched, only how
+    they are read (vidcolor/models/ab_bins.py)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not checkpoint.get("config", {}).get("ab_bins"):
         raise WeightsError(f"{path} has no bins head: its rendering cannot be set")
-    checkpoint["config"] = {**checkpoint["config"], "render_temperature": temperature, "render_boost": boost}
+    checkpoint["config"] = {**checkpoint["config"], "render_temperature": temperature, "render_boost": boost,
+                            "render_chroma": chroma}
     torch.save(checkpoint, out)

@@ -32,6 +32,7 @@ class MobileUNetConfig:
     ab_scale: float = 110.0  # regression head: a*, b* of sRGB colours stay within about ±110
     render_temperature: float = ANNEALING_TEMPERATURE  # bins head: the annealed mean's temperature
     render_boost: float = 0.0  # bins head: how far the data's a*b* prior is divided out at render time
+    render_chroma: float = 0.0  # bins head: how far the mean's chroma moves toward the expected chroma (0..1)
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.decoder_widths) <= len(TAP_CHANNELS):
@@ -85,7 +86,7 @@ class MobileUNet(nn.Module):
         out = self.head_output(lightness)
         if self.config.ab_bins:
             bias = prior_bias(self.ab_prior, self.config.render_boost) if self.config.render_boost else None
-            ab = annealed_mean(out, self.config.render_temperature, bias)  # (B, 2, H/s, W/s)
+            ab = annealed_mean(out, self.config.render_temperature, bias, self.config.render_chroma)  # (B, 2, H/s, W/s)
         else:
             ab = out
         return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
