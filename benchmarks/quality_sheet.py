@@ -1,5 +1,8 @@
 """Contact sheet of held-out photos: grey | each model | truth, one labelled column per model.
 
+Each cell is captioned with that photo's scores, as ``vidcolor eval --sheet`` does: grey with its PSNR, each model
+with its PSNR and its false colour, lost colour and wrong hue in percent ('-': the photo does not count for it).
+
 The photos are picked to span what people colorize: people, animals, food, plants, vehicles, rooms, landscapes.
 A model is a shipped preset name (fast, quality) or a checkpoint path (e.g. the previous shipped weights):
 
@@ -17,7 +20,7 @@ import numpy as np
 
 from vidcolor import Colorizer
 from vidcolor.train.data import read_rgb
-from vidcolor.train.evaluate import grey_baseline
+from vidcolor.train.evaluate import caption, caption_band, grey_baseline, score_photo
 
 HOLDOUT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos" / "holdout"
 PHOTOS = (
@@ -34,8 +37,10 @@ CELL_HEIGHT = 150
 LABEL_HEIGHT = 28
 
 
-def _cell(rgb: np.ndarray, width: int) -> np.ndarray:
-    return cv2.resize(rgb, (width, CELL_HEIGHT), interpolation=cv2.INTER_AREA)
+def _cell(rgb: np.ndarray, width: int, text: list[str]) -> np.ndarray:
+    """The picture at cell size above its caption."""
+    return np.concatenate([cv2.resize(rgb, (width, CELL_HEIGHT), interpolation=cv2.INTER_AREA),
+                           caption_band(text, width)])  # fmt: skip
 
 
 def _label(text: str, width: int) -> np.ndarray:
@@ -45,16 +50,19 @@ def _label(text: str, width: int) -> np.ndarray:
 
 
 def make_sheet(models: dict[str, Colorizer], photos: list[Path], columns: int = 2) -> np.ndarray:
-    """Rows of grey | model … | truth; the photos split over ``columns`` side-by-side blocks."""
+    """Rows of grey | model … | truth, captioned with their scores; the photos split over ``columns``
+    side-by-side blocks."""
     width = round(CELL_HEIGHT * 4 / 3)
-    gap = np.full((CELL_HEIGHT, 4, 3), 255, np.uint8)
     names = ["grey", *models, "truth"]
     rows = []
     for path in photos:
         truth = read_rgb(path).permute(1, 2, 0).numpy()
-        pictures = [grey_baseline(truth), *(c.colorize_image(truth) for c in models.values()), truth]
-        cells = [part for picture in pictures for part in (_cell(picture, width), gap)][:-1]
-        rows.append(np.concatenate(cells, axis=1))
+        grey, coloured = grey_baseline(truth), [c.colorize_image(truth) for c in models.values()]
+        captions = [caption(score_photo(grey, truth), chroma=False),
+                    *(caption(score_photo(c, truth)) for c in coloured), []]  # fmt: skip
+        cells = [_cell(picture, width, text) for picture, text in zip([grey, *coloured, truth], captions, strict=True)]
+        gap = np.full((cells[0].shape[0], 4, 3), 255, np.uint8)
+        rows.append(np.concatenate([part for cell in cells for part in (cell, gap)][:-1], axis=1))
     header = np.concatenate([part for name in names for part in (_label(name, width), _label("", 4))][:-1], axis=1)
     per_block = -(-len(rows) // columns)
     blocks = []

@@ -5,8 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 import torch
+from media import picture
 
 from vidcolor import Colorizer
 from vidcolor.models.checkpoint import save_checkpoint
@@ -31,6 +33,18 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "random.pt"
     save_checkpoint(untrained(), path, info={"purpose": "tests only, untrained"})
     return path
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    """A handful of small colourful pictures, as a training or evaluation folder."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(6):
+        rgb = picture(i * 7, 96, 80)
+        rgb[:, :, i % 3] //= 2  # vary the palette between pictures
+        cv2.imwrite(str(folder / f"p{i}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return folder
 
 
 @pytest.fixture(scope="session")

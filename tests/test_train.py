@@ -25,18 +25,6 @@ from vidcolor.train.loop import TrainConfig, state_path, train
 from vidcolor.train.losses import BINS_PER_AXIS, Rebalancing, ab_histogram, colour_loss
 
 
-@pytest.fixture
-def photo_folder(tmp_path):
-    """A handful of small colourful pictures, as a training or evaluation folder."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(6):
-        rgb = picture(i * 7, 96, 80)
-        rgb[:, :, i % 3] //= 2  # vary the palette between pictures
-        cv2.imwrite(str(folder / f"p{i}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    return folder
-
-
 def test_lab_round_trips_through_opencv():
     rgb = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
     lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double()).permute(1, 2, 0).numpy().astype(np.float32)
@@ -124,7 +112,7 @@ def test_eval_scores_are_finite_and_grey_has_no_colour(photo_folder, colorizer, 
     scores = evaluate(colorizer, photo_folder, limit=2, sheet=tmp_path / "sheet.png")
     assert scores["photos"] == 2
     for name in ("vidcolor", "grey"):
-        assert all(math.isfinite(v) for v in scores[name].values())
+        assert all(math.isfinite(scores[name][field]) for field in ("psnr", "ssim", "colourfulness"))
     assert scores["grey"]["colourfulness"] < 1.0
     assert scores["truth"]["colourfulness"] > 20.0
     assert cv2.imread(str(tmp_path / "sheet.png")) is not None
@@ -157,6 +145,21 @@ def test_soft_encoding_and_annealed_mean_agree_on_a_colour():
     target = torch.zeros(1, BINS_PER_AXIS**2, 3, 3).scatter_add_(1, index, weights)  # dense (1, Q, 3, 3)
     decoded = annealed_mean(torch.log(target + 1e-12) * 10)  # sharpened logits of the same distribution
     assert (decoded - ab).abs().max() < BIN_SIZE / 2
+
+
+def test_chroma_restoration_keeps_vivid_objects_vivid_and_grey_ones_grey():
+    """Sure of vivid but torn between two hues: the plain mean pales, the restored one keeps the chroma expected.
+    Sure of grey: it stays grey."""
+    torn = torch.full((1, BINS_PER_AXIS**2, 1, 2), -30.0)
+    red, yellow = (int(bin_index(torch.tensor([[[[a]], [[b]]]]))) for a, b in ((65.0, 5.0), (5.0, 65.0)))
+    neutral = int(bin_index(torch.tensor([[[[1.0]], [[1.0]]]])))
+    torn[0, [red, yellow], 0, 0] = 1.0
+    torn[0, neutral, 0, 1] = 1.0
+    plain, restored = annealed_mean(torn, 1.0), annealed_mean(torn, 1.0, chroma_restore=1.0)
+    chroma = restored.pow(2).sum(dim=1).sqrt()[0, 0]
+    assert plain.pow(2).sum(dim=1).sqrt()[0, 0, 0] < 50 < chroma[0] < 70  # bin centres sit at chroma 65.2
+    assert chroma[1] < 8
+    torch.testing.assert_close(restored[0, 0, 0, 0] / restored[0, 1, 0, 0], plain[0, 0, 0, 0] / plain[0, 1, 0, 0])
 
 
 def test_soft_encoding_at_the_edge_of_the_grid_stays_on_it():

@@ -281,9 +281,11 @@ def build_eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("photos", type=Path, help="folder of colour photos")
     _add_model_options(parser)
     parser.add_argument("--limit", type=_positive_int, help="score only the first N photos")
-    parser.add_argument("--sheet", type=Path, help="write a contact sheet (grey | vidcolor | truth) PNG here")
-    parser.add_argument("--json", type=Path, help="write the scores as JSON here")
-    parser.add_argument("--card", type=Path, help="also record the scores under 'evaluation' in this weights card")
+    parser.add_argument("--sheet", type=Path,
+                        help="write a contact sheet (grey | vidcolor | truth, captioned with their scores) PNG here")
+    parser.add_argument("--json", type=Path, help="write the scores, the means and every photo's, as JSON here")
+    parser.add_argument("--card", type=Path,
+                        help="also record the mean scores under 'evaluation' in this weights card")
     _add_message_flags(parser)
     return parser
 
@@ -298,19 +300,36 @@ def _eval(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(scores, indent=2) + "\n")
     if args.card:
         card = json.loads(args.card.read_text()) if args.card.is_file() else {}
-        card["evaluation"] = scores
+        card["evaluation"] = {key: value for key, value in scores.items() if key != "per_photo"}
         args.card.write_text(json.dumps(card, indent=2) + "\n")
     return 0
 
 
 def format_scores(scores: dict) -> str:
+    """The table ``vidcolor eval`` prints: mean scores of vidcolor and grey; the chroma errors in percent over the
+    photos that count for them ('-': none did), then how many counted."""
+    from .train.chroma_errors import legend
+    from .train.evaluate import BELOW_GREY_DB
+
+    chroma = {"false_colour_pct": ("false %", 8), "lost_colour_pct": ("lost %", 7), "wrong_hue_pct": ("hue %", 6)}
+
+    def columns(cells: dict[str, str]) -> str:
+        return " ".join(f"{cells[key]:>{width}}" for key, (_, width) in chroma.items())
+
     lines = [f"{scores['photos']} photos from {scores['folder']} at short side {scores['size']}",
-             f"{'':10} {'PSNR dB':>8} {'SSIM':>7} {'colourfulness':>14}"]
+             f"{'':14} {'PSNR dB':>8} {'SSIM':>7} {'colourfulness':>14} "
+             + columns({key: title for key, (title, _) in chroma.items()})]  # fmt: skip
     for name in ("vidcolor", "grey"):
         row = scores[name]
-        lines.append(f"{name:10} {row['psnr']:8.2f} {row['ssim']:7.4f} {row['colourfulness']:14.2f}")
-    lines.append(f"{'truth':10} {'':8} {'':7} {scores['truth']['colourfulness']:14.2f}")
-    return "\n".join(lines)
+        percents = {key: "-" if row[key] is None else f"{row[key]:.1f}" for key in chroma}
+        lines.append(f"{name:14} {row['psnr']:8.2f} {row['ssim']:7.4f} {row['colourfulness']:14.2f} "
+                     + columns(percents))  # fmt: skip
+    lines.append(f"{'truth':14} {'':8} {'':7} {scores['truth']['colourfulness']:14.2f}")
+    counted = {key: str(n) for key, n in scores["vidcolor"]["counted"].items()}
+    lines.append(f"{'photos counted':14} {'':8} {'':7} {'':14} {columns(counted)}")
+    lines.append(f"vidcolor is more than {BELOW_GREY_DB:g} dB below grey's PSNR on "
+                 f"{scores['vidcolor']['photos_3db_below_grey']} of {scores['photos']} photos")  # fmt: skip
+    return "\n".join([*lines, *legend()])
 
 
 def _name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:

@@ -1,8 +1,10 @@
-"""Quality on held-out photos: PSNR, SSIM and colourfulness, against the grey (a*b* = 0) baseline."""
+"""Quality on held-out photos against the grey (a*b* = 0) baseline: PSNR, SSIM, colourfulness, and what a viewer
+notices (false colour, lost colour, wrong hue: ``chroma_errors.py``), scored at each photo's own size."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -13,10 +15,13 @@ from tqdm import tqdm
 
 from ..color import lab_to_rgb, rgb_to_lab
 from ..colorizer import Colorizer
+from .chroma_errors import ChromaErrors, chroma_errors, mean_chroma_errors
 from .data import list_images, read_rgb
 
 SHEET_ROWS = 12
 SHEET_HEIGHT = 160
+CAPTION_LINE_HEIGHT = 14
+BELOW_GREY_DB = 3.0  # "photos_3db_below_grey": photos whose PSNR is more than this below the grey baseline's
 
 
 def psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
@@ -54,10 +59,23 @@ class PhotoScores:
     psnr: float
     ssim: float
     colourfulness: float
+    chroma: ChromaErrors
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"psnr": self.psnr, "ssim": self.ssim, "colourfulness": self.colourfulness, **asdict(self.chroma)}
 
 
-def _score(prediction: np.ndarray, truth: np.ndarray) -> PhotoScores:
-    return PhotoScores(psnr(prediction, truth), ssim(prediction, truth), colourfulness(prediction))
+def score_photo(prediction: np.ndarray, truth: np.ndarray) -> PhotoScores:
+    """All scores of one prediction against its truth, both uint8 RGB (H, W, 3) of the same size."""
+    return PhotoScores(
+        psnr(prediction, truth), ssim(prediction, truth), colourfulness(prediction), chroma_errors(prediction, truth)
+    )
+
+
+def _mean_scores(photos: list[PhotoScores]) -> dict:
+    """Means over the photos; each chroma error over the photos that count for it (see ``mean_chroma_errors``)."""
+    plain = {field: float(np.mean([getattr(p, field) for p in photos])) for field in ("psnr", "ssim", "colourfulness")}
+    return {**plain, **mean_chroma_errors([p.chroma for p in photos])}
 
 
 def grey_baseline(rgb: np.ndarray) -> np.ndarray:
@@ -71,7 +89,10 @@ def evaluate(
     colorizer: Colorizer, photos: str | Path, *, limit: int | None = None, sheet: str | Path | None = None,
     progress: bool = False,
 ) -> dict:  # fmt: skip
-    """Colorize each photo from its L* alone; average the scores of vidcolor, the grey baseline and the truth."""
+    """Colorize each photo from its L* alone; average the scores of vidcolor, the grey baseline and the truth.
+
+    ``vidcolor`` also counts the photos more than ``BELOW_GREY_DB`` under the grey baseline's PSNR; ``per_photo``
+    holds every photo's scores (file name, then the two rows)."""
     paths = list_images(photos)[:limit]
     rows: dict[str, list[PhotoScores]] = {"vidcolor": [], "grey": []}
     truth_colourfulness: list[float] = []
@@ -79,33 +100,62 @@ def evaluate(
     for index, path in enumerate(tqdm(paths, unit="photo", disable=not progress)):
         truth = read_rgb(path).permute(1, 2, 0).numpy()
         coloured, grey = colorizer.colorize_image(truth), grey_baseline(truth)
-        rows["vidcolor"].append(_score(coloured, truth))
-        rows["grey"].append(_score(grey, truth))
+        rows["vidcolor"].append(score_photo(coloured, truth))
+        rows["grey"].append(score_photo(grey, truth))
         truth_colourfulness.append(colourfulness(truth))
         if sheet is not None and index % max(1, len(paths) // SHEET_ROWS) == 0 and len(sheet_rows) < SHEET_ROWS:
-            sheet_rows.append(_sheet_row(grey, coloured, truth))
+            captions = (caption(rows["grey"][-1], chroma=False), caption(rows["vidcolor"][-1]), [])
+            sheet_rows.append(_sheet_row((grey, coloured, truth), captions))
+    below_grey = sum(v.psnr < g.psnr - BELOW_GREY_DB for v, g in zip(rows["vidcolor"], rows["grey"], strict=True))
     result = {
         "photos": len(paths),
         "folder": str(photos),
         "size": colorizer.size,
         "truth": {"colourfulness": float(np.mean(truth_colourfulness))},
-        **{name: {field: float(np.mean([getattr(s, field) for s in scores])) for field in PhotoScores.__annotations__}
-           for name, scores in rows.items()},
+        "vidcolor": {**_mean_scores(rows["vidcolor"]), "photos_3db_below_grey": below_grey},
+        "grey": _mean_scores(rows["grey"]),
+        "per_photo": [{"photo": path.name, **{name: scores[i].as_dict() for name, scores in rows.items()}}
+                      for i, path in enumerate(paths)],
     }  # fmt: skip
     if sheet is not None:
         _write_sheet(sheet_rows, Path(sheet))
     return result
 
 
-def _sheet_row(*images: np.ndarray) -> np.ndarray:
+def caption(scores: PhotoScores, *, chroma: bool = True) -> list[str]:
+    """A sheet cell's caption: PSNR, then false / lost colour and wrong hue in percent ('-': the photo does not
+    count for that measure)."""
+    if not chroma:
+        return [f"{scores.psnr:.1f} dB"]
+    shares = ("-" if v is None else f"{v:.0f}%" for v in asdict(scores.chroma).values())
+    return [f"{scores.psnr:.1f} dB", "false {} lost {} hue {}".format(*shares)]
+
+
+def caption_band(lines: Sequence[str], width: int, rows: int = 2) -> np.ndarray:
+    """White band ``width`` wide and ``rows`` lines high, with ``lines`` in black, each shrunk to fit; a line that
+    does not fit even at the smallest size is left out."""
+    band = np.full((CAPTION_LINE_HEIGHT * rows + 4, width, 3), 255, np.uint8)
+    for row, text in enumerate(lines):
+        for scale in (0.45, 0.4, 0.35, 0.3):
+            (text_width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            if text_width <= width - 4:
+                origin = (3, CAPTION_LINE_HEIGHT * (row + 1))
+                cv2.putText(band, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+                break
+    return band
+
+
+def _sheet_row(images: Sequence[np.ndarray], captions: Sequence[Sequence[str]]) -> np.ndarray:
+    """grey | vidcolor | truth, each above its caption."""
     resized = [cv2.resize(im, (round(im.shape[1] * SHEET_HEIGHT / im.shape[0]), SHEET_HEIGHT),
                           interpolation=cv2.INTER_AREA) for im in images]  # fmt: skip
-    gap = np.full((SHEET_HEIGHT, 4, 3), 255, np.uint8)
-    return np.concatenate([resized[0], gap, resized[1], gap, resized[2]], axis=1)
+    cells = [np.concatenate([im, caption_band(text, im.shape[1])]) for im, text in zip(resized, captions, strict=True)]
+    gap = np.full((cells[0].shape[0], 4, 3), 255, np.uint8)
+    return np.concatenate([cells[0], gap, cells[1], gap, cells[2]], axis=1)
 
 
 def _write_sheet(rows: list[np.ndarray], path: Path) -> None:
-    """Stack the rows (grey | vidcolor | truth), left-aligned on white."""
+    """Stack the rows (grey | vidcolor | truth, captioned), left-aligned on white."""
     width = max(r.shape[1] for r in rows)
     padded = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(padded), cv2.COLOR_RGB2BGR))
