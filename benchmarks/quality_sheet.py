@@ -3,11 +3,12 @@
 Each cell is captioned with that photo's scores, as ``vidcolor eval --sheet`` does: grey with its PSNR, each model
 with its PSNR and its false colour, lost colour and wrong hue in percent ('-': the photo does not count for it).
 
-The photos are picked to span what people colorize: people, animals, food, plants, vehicles, rooms, landscapes.
-A model is a shipped preset name (fast, quality) or a checkpoint path (e.g. the previous shipped weights):
+Every photo of the folder is shown, none picked: by default the 48 benchmark photos (classic subjects, never
+trained on). A model is a shipped preset name (fast, quality) or a checkpoint path (e.g. the previous shipped
+weights):
 
-    git show 713031d:vidcolor/weights/colorizer.pt > /tmp/previous.pt
-    python benchmarks/quality_sheet.py previous=/tmp/previous.pt fast quality --out benchmarks/quality_sheet.jpg
+    git show 9878c65:vidcolor/weights/fast.pt > /tmp/previous-fast.pt
+    python benchmarks/quality_sheet.py previous=/tmp/previous-fast.pt fast quality --out benchmarks/quality_sheet.jpg
 """
 
 from __future__ import annotations
@@ -19,20 +20,10 @@ import cv2
 import numpy as np
 
 from vidcolor import Colorizer
-from vidcolor.train.data import read_rgb
+from vidcolor.train.data import list_images, read_rgb
 from vidcolor.train.evaluate import caption, caption_band, grey_baseline, score_photo
 
-HOLDOUT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos" / "holdout"
-PHOTOS = (
-    "streetfashion_000000", "streetfashion_000001", "lfwfaces_000000",  # people
-    "catsdogs_000000", "catsdogs_000001", "imagenetsamples_000000", "imagenetsamples_000001",  # animals
-    "imagenetsamples_000005",
-    "imagenetsamples_000011", "imagenetsamples_000012", "imagenetsamples_000013",  # food
-    "flowers_000000", "flowers_000001", "flowers_000002", "imagenetsamples_000016",  # plants
-    "camvid_000000", "camvid_000001", "imagenette_000038",  # vehicles
-    "interiors_000000", "interiors_000001", "interiors_000002",  # rooms
-    "intelscenes_000000", "intelscenes_000001", "imagenetsamples_000014",  # landscapes, sea
-)  # fmt: skip
+BENCHMARK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos" / "benchmark"
 CELL_HEIGHT = 150
 LABEL_HEIGHT = 28
 
@@ -77,14 +68,15 @@ def make_sheet(models: dict[str, Colorizer], photos: list[Path], columns: int = 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="NAME (a preset) or LABEL=CHECKPOINT")
-    parser.add_argument("--photos", type=Path, default=HOLDOUT, help="the holdout folder")
+    parser.add_argument("--photos", type=Path, default=BENCHMARK, help="a folder of colour photos")
+    parser.add_argument("--columns", type=int, default=3, help="side-by-side blocks the photos are split over")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/quality_sheet.jpg"))
     args = parser.parse_args()
     models = {}
     for spec in args.models:
         label, _, weights = spec.partition("=")
         models[label] = Colorizer(backend="cpu", weights=weights or None, model="auto" if weights else label)
-    sheet = make_sheet(models, [args.photos / f"{name}.webp" for name in PHOTOS])
+    sheet = make_sheet(models, list_images(args.photos), columns=args.columns)
     cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
 

@@ -1,8 +1,9 @@
 """Sweep how a bins-head model's a*b* distribution is rendered: the annealed mean's temperature T, the
-prior's boost and the chroma restored (vidcolor/models/ab_bins.py), each scored with `vidcolor eval`'s measures on a photo folder.
+prior's boost and the chroma restored (vidcolor/models/ab_bins.py), each scored with `vidcolor eval`'s measures
+on a photo folder.
 
-    python benchmarks/render_sweep.py WEIGHTS PHOTOS [--limit N] [--temperatures 0.2,0.38] [--boosts 0,0.5] [--chromas 0,1]
-                                      [--json OUT.json]
+    python benchmarks/render_sweep.py WEIGHTS PHOTOS [--limit N] [--temperatures 0.2,0.38] [--boosts 0,0.5]
+                                      [--chromas 0,1] [--json OUT.json]
 
 Tune on the holdout, then score the pick on the benchmark photos too: the benchmark is never tuned on.
 """
@@ -19,7 +20,8 @@ from vidcolor import Colorizer
 from vidcolor.models.checkpoint import set_rendering
 from vidcolor.train.evaluate import evaluate
 
-COLUMNS = ("psnr", "ssim", "colourfulness", "false_colour_pct", "lost_colour_pct", "wrong_hue_pct", "photos_3db_below_grey")
+COLUMNS = ("psnr", "ssim", "colourfulness", "false_colour_pct", "lost_colour_pct", "wrong_hue_pct",
+           "photos_3db_below_grey")
 
 
 def floats(text: str) -> list[float]:
@@ -44,7 +46,8 @@ def main() -> None:
             set_rendering(args.weights, variant, temperature=temperature, boost=boost, chroma=chroma)
             colorizer = Colorizer(backend="cpu", size=args.size, weights=variant)
             scores = evaluate(colorizer, args.photos, limit=args.limit)
-            row = {"temperature": temperature, "boost": boost, "chroma": chroma, **{k: scores["vidcolor"].get(k) for k in COLUMNS},
+            row = {"temperature": temperature, "boost": boost, "chroma": chroma,
+                   **{k: scores["vidcolor"].get(k) for k in COLUMNS},
                    "grey_psnr": scores["grey"]["psnr"]}
             rows.append(row)
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)

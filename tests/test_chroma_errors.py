@@ -80,4 +80,4 @@ def test_eval_command_writes_the_chroma_errors(photo_folder, weights, tmp_path):
     assert [p["photo"] for p in scores["per_photo"]] == [f"p{i}.png" for i in range(6)]
     assert set(scores["per_photo"][0]["vidcolor"]) >= keys | {"psnr"}
     evaluation = json.loads(card.read_text())["evaluation"]
-    assert evaluation == {key: value for key, value in scores.items() if key != "per_photo"}
+    assert evaluation == {photo_folder.name: {key: value for key, value in scores.items() if key != "per_photo"}}

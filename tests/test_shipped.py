@@ -35,7 +35,8 @@ def test_shipped_weights_are_fp16_with_a_card(name):
     state = torch.load(preset.weights, weights_only=True)["state_dict"]
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
     card = json.loads(preset.card.read_text())
-    assert card["training"]["command"] and card["evaluation"]["photos"] == 500
+    assert card["training"]["command"] and card["evaluation"]["holdout"]["photos"] == 500
+    assert card["evaluation"]["benchmark"]["photos"] == 48
 
 
 @pytest.mark.parametrize("name", SHIPPED)

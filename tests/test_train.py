@@ -11,12 +11,22 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import TEST_SIZE, run_cli
 from media import picture
 
 from vidcolor import Colorizer
 from vidcolor.color import rgb_to_lab
-from vidcolor.models.ab_bins import BIN_SIZE, annealed_mean, bin_index, prior_bias, soft_encode
+from vidcolor.models.ab_bins import (
+    BIN_SIZE,
+    annealed_mean,
+    bin_centres,
+    bin_index,
+    prior_bias,
+    sharpen,
+    sharpened_head,
+    soft_encode,
+)
 from vidcolor.models.checkpoint import load_model
 from vidcolor.models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
 from vidcolor.train.data import source_balanced_weights
@@ -143,7 +153,7 @@ def test_soft_encoding_and_annealed_mean_agree_on_a_colour():
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(1, 3, 3))
     assert (index.gather(1, weights.argmax(dim=1, keepdim=True))[:, 0] == bin_index(ab)).all()
     target = torch.zeros(1, BINS_PER_AXIS**2, 3, 3).scatter_add_(1, index, weights)  # dense (1, Q, 3, 3)
-    decoded = annealed_mean(torch.log(target + 1e-12) * 10)  # sharpened logits of the same distribution
+    decoded = annealed_mean(sharpen(torch.log(target + 1e-12) * 10))  # sharpened logits of the same distribution
     assert (decoded - ab).abs().max() < BIN_SIZE / 2
 
 
@@ -155,11 +165,29 @@ def test_chroma_restoration_keeps_vivid_objects_vivid_and_grey_ones_grey():
     neutral = int(bin_index(torch.tensor([[[[1.0]], [[1.0]]]])))
     torn[0, [red, yellow], 0, 0] = 1.0
     torn[0, neutral, 0, 1] = 1.0
-    plain, restored = annealed_mean(torn, 1.0), annealed_mean(torn, 1.0, chroma_restore=1.0)
+    plain, restored = annealed_mean(sharpen(torn, 1.0)), annealed_mean(sharpen(torn, 1.0), chroma_restore=1.0)
     chroma = restored.pow(2).sum(dim=1).sqrt()[0, 0]
     assert plain.pow(2).sum(dim=1).sqrt()[0, 0, 0] < 50 < chroma[0] < 70  # bin centres sit at chroma 65.2
     assert chroma[1] < 8
     torch.testing.assert_close(restored[0, 0, 0, 0] / restored[0, 1, 0, 0], plain[0, 0, 0, 0] / plain[0, 1, 0, 0])
+
+
+def test_the_annealed_mean_is_the_mean_of_the_sharpened_softmax_even_far_from_zero():
+    """Centred logits need no max subtracted: a distribution far below or above zero decodes as torch's softmax."""
+    logits = torch.randn(2, BINS_PER_AXIS**2, 3, 4) * 8 + torch.tensor([-400.0, 300.0]).view(2, 1, 1, 1)
+    probabilities = torch.softmax(logits / 0.5, dim=1)
+    expected = torch.einsum("bqhw,qc->bchw", probabilities, bin_centres())
+    torch.testing.assert_close(annealed_mean(sharpen(logits, 0.5)), expected, atol=1e-3, rtol=0)
+
+
+def test_the_sharpened_head_is_the_head_then_sharpen():
+    """The model folds the temperature, the prior's bias and the centring into its last 1x1 convolution."""
+    bins = BINS_PER_AXIS**2
+    features, weight, bias = torch.randn(2, 32, 5, 6), torch.randn(bins, 32, 1, 1), torch.randn(bins)
+    prior = torch.softmax(torch.randn(bins), dim=0)
+    folded = F.conv2d(features, *sharpened_head(weight, bias, 0.4, prior_bias(prior, 0.3)))
+    torch.testing.assert_close(folded, sharpen(F.conv2d(features, weight, bias), 0.4, prior_bias(prior, 0.3)),
+                               atol=1e-4, rtol=1e-4)  # fmt: skip
 
 
 def test_soft_encoding_at_the_edge_of_the_grid_stays_on_it():
@@ -173,13 +201,14 @@ def test_soft_encoding_at_the_edge_of_the_grid_stays_on_it():
 
 def test_prior_bias_lifts_rare_colours_only_where_the_network_gives_them_weight():
     prior = torch.full((BINS_PER_AXIS**2,), 1e-6)
-    common, rare = int(bin_index(torch.tensor([[[[2.0]], [[8.0]]]]))), int(bin_index(torch.tensor([[[[60.0]], [[55.0]]]])))
+    common = int(bin_index(torch.tensor([[[[2.0]], [[8.0]]]])))
+    rare = int(bin_index(torch.tensor([[[[60.0]], [[55.0]]]])))
     prior[common], prior[rare] = 0.9, 0.01
     prior = prior / prior.sum()
     logits = torch.full((1, BINS_PER_AXIS**2, 1, 2), -30.0)
     logits[0, [common, rare], 0, 0] = torch.tensor([1.0, 0.2])  # unsure between dull and vivid
     logits[0, common, 0, 1] = 1.0  # sure it is dull
-    plain, boosted = annealed_mean(logits, 1.0), annealed_mean(logits, 1.0, prior_bias(prior, 1.0))
+    plain, boosted = annealed_mean(sharpen(logits, 1.0)), annealed_mean(sharpen(logits, 1.0, prior_bias(prior, 1.0)))
     chroma = lambda ab: ab.pow(2).sum(dim=1).sqrt()[0, 0]  # noqa: E731
     assert chroma(boosted)[0] > chroma(plain)[0] + 10  # the rare, vivid option wins more of the mean
     torch.testing.assert_close(boosted[..., 1], plain[..., 1])  # no rare colour where the network gave it none

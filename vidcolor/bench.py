@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from .colorizer import Colorizer
+from .colorizer import Colorizer, Prediction
 from .fragments import finish, fragments_path
 from .pipeline import colorize_file
 from .sinks import VideoFileSink, encoded_size
@@ -187,7 +187,8 @@ def measure(
     ab, seconds = _timed(device, lambda: [smoother(x, a) for x, a in zip(inputs, ab, strict=True)])
     fps["smooth"] = frames / seconds
     chroma, seconds = _timed(device, lambda: [
-        colorizer.chroma_from(light, a, info.yuv) for light, a in zip(lightness, ab, strict=True)])  # fmt: skip
+        colorizer.chroma_from(Prediction(light, x, a), info.yuv)
+        for light, x, a in zip(lightness, inputs, ab, strict=True)])  # fmt: skip
     fps["chroma"] = frames / seconds
     planes, seconds = _timed(device, lambda: [(cb.cpu().numpy(), cr.cpu().numpy()) for cb, cr in chroma])
     fps["download"] = frames / seconds

@@ -266,7 +266,7 @@ def _quantize(args: argparse.Namespace) -> int:
     card = {
         "model": preset.name, "from": preset.weights.name,
         "format": f"ONNX, QDQ: int8 weights per output channel, uint8 activations, MinMax calibration; the first "
-                  f"{FLOAT_CONVS} convolutions in float",
+                  f"{FLOAT_CONVS} convolutions and a bins head's annealed mean in float",
         "command": shlex.join(["vidcolor", "quantize", *sys.argv[2:]]) if sys.argv[1:2] == ["quantize"] else None,
         "calibration": {"folder": str(args.photos), "photos": len(picked), "seed": args.seed},
         "onnxruntime": onnxruntime.__version__,
@@ -285,7 +285,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
                         help="write a contact sheet (grey | vidcolor | truth, captioned with their scores) PNG here")
     parser.add_argument("--json", type=Path, help="write the scores, the means and every photo's, as JSON here")
     parser.add_argument("--card", type=Path,
-                        help="also record the mean scores under 'evaluation' in this weights card")
+                        help="also record the mean scores in this weights card, under 'evaluation' and the folder name")
     _add_message_flags(parser)
     return parser
 
@@ -300,7 +300,9 @@ def _eval(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(scores, indent=2) + "\n")
     if args.card:
         card = json.loads(args.card.read_text()) if args.card.is_file() else {}
-        card["evaluation"] = {key: value for key, value in scores.items() if key != "per_photo"}
+        # one record per photo folder: a model is scored on the holdout and on the benchmark photos
+        card.setdefault("evaluation", {})[args.photos.resolve().name] = {
+            key: value for key, value in scores.items() if key != "per_photo"}  # fmt: skip
         args.card.write_text(json.dumps(card, indent=2) + "\n")
     return 0
 

@@ -23,6 +23,7 @@ from .color import (
     scale_saturation,
 )
 from .errors import WeightsError
+from .guided_upsample import guided_upsample
 from .models import SIZE_MULTIPLE
 from .models.checkpoint import load_model
 from .models.presets import DEFAULT_SIZE, ModelName, Precision, choose_preset, shipped_int8, shipped_weights
@@ -33,9 +34,11 @@ log = logging.getLogger("vidcolor")
 
 @dataclass(frozen=True)
 class Prediction:
-    """What the model thread hands on: full-size L* (B, 1, H, W) and a*b* (B, 2, h, w) at the working size."""
+    """What the model thread hands on: full-size L* (B, 1, H, W), the working-size L* the model saw (B, 1, h, w),
+    which guides the colour back to full size, and a*b* (B, 2, h, w) at the working size."""
 
     lightness: torch.Tensor
+    model_lightness: torch.Tensor
     ab: torch.Tensor
 
 
@@ -52,11 +55,13 @@ class Colorizer:
     for fast on the CPU and quality on a GPU), or the checkpoint ``weights`` names. ``size`` (the working
     short side) defaults to the preset's. ``precision`` ``auto`` runs a shipped model's int8 graph where onnxruntime
     runs the model (it keeps the float colour: benchmarks/README.md), float32 elsewhere. ``threads``: the model's
-    threads on a CPU (default: all cores but one; each of several workers on one machine gets its share)."""
+    threads on a CPU (default: all cores but one; each of several workers on one machine gets its share).
+    ``refine`` brings a*b* to the output's size along its luma's edges (``guided_upsample``); off, bilinearly,
+    for comparing the two."""
 
     def __init__(
         self, *, backend: BackendName = "auto", size: int | None = None, weights: str | Path | None = None,
-        model: ModelName = "auto", precision: Precision = "auto", threads: int | None = None,
+        model: ModelName = "auto", precision: Precision = "auto", threads: int | None = None, refine: bool = True,
     ) -> None:  # fmt: skip
         check_backend(backend)
         int8_graph = None
@@ -74,7 +79,7 @@ class Colorizer:
         size = default_size if size is None else size
         if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
-        self.size = size
+        self.size, self.refine = size, refine
         self.weights_sha256 = hashlib.sha256(Path(weights).read_bytes()).hexdigest()  # tells a resumed run's model
         self.backend = create_backend(backend, load_model(weights), int8_graph=int8_graph, threads=threads)
         self._lightness_tables: dict[bool, torch.Tensor] = {}
@@ -89,10 +94,6 @@ class Colorizer:
         size = working_size(*lightness.shape[-2:], self.size)
         return F.interpolate(lightness, size=size, mode="bilinear", antialias=True, align_corners=False)
 
-    def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
-        """L* (B, 1, H, W) on ``device`` -> a*b* (B, 2, h, w) at the working size."""
-        return self.backend.infer(self.model_input(lightness))
-
     def upload(self, luma: np.ndarray) -> torch.Tensor:
         """uint8 Y' planes (B, H, W) -> the same on ``device``: the only upload per frame."""
         planes = torch.from_numpy(luma)
@@ -106,13 +107,19 @@ class Colorizer:
             self._lightness_tables[full_range] = luma_to_lightness_table(full_range, self.device)
         return self._lightness_tables[full_range][luma.long()].unsqueeze(1)
 
-    @staticmethod
-    def chroma_from(lightness: torch.Tensor, ab: torch.Tensor, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full-size L* (B, 1, H, W) and working-size a*b* -> uint8 Cb, Cr (B, ceil(H/2), ceil(W/2)), on device."""
+    def upsample_ab(self, prediction: Prediction, lightness: torch.Tensor) -> torch.Tensor:
+        """The prediction's a*b* at the size of ``lightness`` (B, 1, H, W), the L* it is to colour: guided by it
+        where ``refine``, else bilinear."""
+        if self.refine:
+            return guided_upsample(prediction.ab, prediction.model_lightness, lightness)
+        return F.interpolate(prediction.ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+
+    def chroma_from(self, prediction: Prediction, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
+        """A prediction -> uint8 Cb, Cr (B, ceil(H/2), ceil(W/2)) of its full-size L* (B, 1, H, W), on device."""
+        lightness = prediction.lightness
         chroma_size = ((lightness.shape[-2] + 1) // 2, (lightness.shape[-1] + 1) // 2)
         lightness = F.interpolate(lightness, size=chroma_size, mode="area")
-        ab = F.interpolate(ab, size=chroma_size, mode="bilinear", align_corners=False)
-        return lab_to_chroma(lightness, ab, fmt)
+        return lab_to_chroma(lightness, self.upsample_ab(prediction, lightness), fmt)
 
     def predict(self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None) -> Prediction:
         """uint8 Y' planes (B, H, W), in stream order -> L* and the (smoothed) a*b* on ``device``.
@@ -124,7 +131,7 @@ class Colorizer:
         ab = self.backend.infer(model_input)
         if smoother is not None:
             ab = smoother(model_input, ab)
-        return Prediction(lightness, ab)
+        return Prediction(lightness, model_input, ab)
 
     def chroma(
         self, prediction: Prediction, fmt: YuvFormat, saturation: float = 1.0
@@ -134,7 +141,7 @@ class Colorizer:
 
         Only uint8 planes cross between host and device: Y' up (``predict``), Cb and Cr down (here).
         """
-        cb, cr = self.chroma_from(prediction.lightness, prediction.ab, fmt)
+        cb, cr = self.chroma_from(prediction, fmt)
         low, high = chroma_range(fmt)
         return tuple(scale_saturation(plane.cpu().numpy(), 128, saturation, low, high) for plane in (cb, cr))
 
@@ -157,8 +164,8 @@ class Colorizer:
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
         rgb = torch.from_numpy(rgb.astype(np.float32)).to(self.device).permute(2, 0, 1) / scale
         lightness = rgb_to_lab(rgb)[:1].unsqueeze(0)  # (1, 1, H, W)
-        ab = self.predict_ab(lightness)
-        ab = F.interpolate(ab, size=image.shape[:2], mode="bilinear", align_corners=False)
+        model_input = self.model_input(lightness)
+        ab = self.upsample_ab(Prediction(lightness, model_input, self.backend.infer(model_input)), lightness)
         out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
         luma = out @ np.array(luma_weights("bt601"), dtype=np.float32)
         out = scale_saturation(out, luma[..., None], saturation, 0.0, 1.0)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 AB_LIMIT = 110.0
 BIN_SIZE = 10.0
 BINS_PER_AXIS = int(2 * AB_LIMIT / BIN_SIZE)  # 22 x 22 grid over a*, b* in [-110, 110)
 ANNEALING_TEMPERATURE = 0.38  # Zhang et al.: between the mean (1, sepia) and the mode (0, blotchy)
+EXP_CAP = 80.0  # float32: Q = 484 exponentials of up to e^80 sum below its largest value
 CHROMA_FLOOR = 5.0  # a*b* units: chroma restoration leaves a mean colour weaker than about this alone
 
 
@@ -24,31 +26,56 @@ def bin_centres(device: torch.device | str = "cpu", dtype: torch.dtype = torch.f
     return torch.stack((a.flatten(), b.flatten()), dim=1)
 
 
-def annealed_mean(
-    logits: torch.Tensor, temperature: float = ANNEALING_TEMPERATURE, bias: torch.Tensor | None = None,
-    chroma_restore: float = 0.0,
-) -> torch.Tensor:
-    """Bin logits (B, Q, H, W) -> a*b* (B, 2, H, W): the mean of the sharpened distribution.
+def sharpen(
+    logits: torch.Tensor, temperature: float = ANNEALING_TEMPERATURE, bias: torch.Tensor | None = None
+) -> torch.Tensor:  # fmt: skip
+    """Bin logits (B, Q, H, W) -> the logits of the annealed distribution: divided by ``temperature``, ``bias``
+    (Q,) added (a render-time reweighting of the bins: ``prior_bias``), centred over the bins. Centring leaves
+    the softmax as it is, and ``annealed_mean`` needs it. ``sharpened_head`` does the same to a head's weights."""
+    sharpened = logits / temperature
+    if bias is not None:
+        sharpened = sharpened + bias[None, :, None, None]
+    return sharpened - sharpened.mean(dim=1, keepdim=True)
 
-    ``bias`` (Q,) is added to the sharpened logits: a render-time reweighting of the bins (``prior_bias``).
+
+def sharpened_head(
+    weight: torch.Tensor, head_bias: torch.Tensor, temperature: float, bias: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """A 1x1 bins head's weight (Q, C, 1, 1) and bias (Q,) -> those whose output is ``sharpen`` of its own. The
+    sharpening is linear in the logits, so the model gets it for free in its last convolution instead of three
+    passes over Q channels a pixel."""
+    weight, head_bias = weight / temperature, head_bias / temperature
+    if bias is not None:
+        head_bias = head_bias + bias
+    return weight - weight.mean(dim=0, keepdim=True), head_bias - head_bias.mean()
+
+
+def annealed_mean(
+    sharpened: torch.Tensor, chroma_restore: float = 0.0, bins: torch.Tensor | None = None
+) -> torch.Tensor:  # fmt: skip
+    """Sharpened, centred bin logits (B, Q, H, W) (``sharpen``) -> a*b* (B, 2, H, W): the mean of their
+    distribution, in the logits' dtype. ``bins`` (Q,): the bin indices the logits are of, if not all.
+
     ``chroma_restore`` (0..1) gives the mean back the chroma its distribution expects: where the network is sure
     an object is vivid but not of which hue, the mean of its hues cancels toward brown or grey, while the
     expected chroma E|ab| stays high; the mean's hue is kept and its chroma moved toward E|ab| by this power of
     their ratio. Where the network expects grey (a white wall, an overcast sky), E|ab| is small and so is the
     colour: it stays near neutral.
     """
-    sharpened = logits / temperature
-    if bias is not None:
-        sharpened = sharpened + bias[None, :, None, None]
-    probabilities = torch.softmax(sharpened, dim=1)
-    centres = bin_centres(logits.device, logits.dtype)
-    if not chroma_restore:
-        return torch.einsum("bqhw,qc->bchw", probabilities, centres)
-    moments = torch.einsum("bqhw,qc->bchw", probabilities, torch.cat((centres, centres.norm(dim=1, keepdim=True)), 1))
-    ab, expected_chroma = moments[:, :2], moments[:, 2:]  # (B, 2, H, W), (B, 1, H, W)
-    # +CHROMA_FLOOR: a mean near zero has no hue worth amplifying; it stays near zero
-    gain = (expected_chroma + CHROMA_FLOOR) / (ab.norm(dim=1, keepdim=True) + CHROMA_FLOOR)
-    return ab * gain.pow(chroma_restore)
+    # A softmax as onnxruntime runs it fast on a CPU (its channel-axis Softmax, max and Einsum cost 11-45 ms of
+    # a 480p frame: benchmarks/README.md, "The bins models"): no max to subtract, since centred logits put the top
+    # bin at or above 0 and so the sum of the exponentials at or above 1; capped, Q of them stay finite in
+    # float32; the sums over the bins are a 1x1 convolution.
+    weights = torch.exp(sharpened.float().clamp(max=EXP_CAP))
+    centres = bin_centres(sharpened.device)
+    centres = centres if bins is None else centres[bins]
+    basis = torch.cat((centres, centres.norm(dim=1, keepdim=True), torch.ones_like(centres[:, :1])), dim=1)  # (Q, 4)
+    sums = F.conv2d(weights, basis.T[:, :, None, None])  # (B, 4, H, W): sum p·a, p·b, p·|ab|, p over the bins
+    ab, expected_chroma = sums[:, :2] / sums[:, 3:], sums[:, 2:3] / sums[:, 3:]
+    if chroma_restore:
+        # +CHROMA_FLOOR: a mean near zero has no hue worth amplifying; it stays near zero
+        ab = ab * ((expected_chroma + CHROMA_FLOOR) / (ab.norm(dim=1, keepdim=True) + CHROMA_FLOOR)).pow(chroma_restore)
+    return ab.to(sharpened.dtype)
 
 
 def soft_encode(ab: torch.Tensor, sigma: float = 5.0) -> tuple[torch.Tensor, torch.Tensor]:
