@@ -100,6 +100,19 @@ def test_changed_settings_start_afresh_and_say_why(tmp_path: Path, long_clip: Pa
     assert len(frame_times(out)) == CLIP_FRAMES
 
 
+def test_a_partial_killed_before_its_header_was_whole_starts_afresh(tmp_path: Path, long_clip: Path,
+                                                                  weights: Path) -> None:  # fmt: skip
+    """A run killed as it opened its output leaves a partial no demuxer reads: the re-run starts over, not fails."""
+    out, partial = tmp_path / "out.mp4", tmp_path / ".out.mp4.partial.mp4"
+    kill_after_fragments(start_run(long_clip, out, "--weights", weights), partial, 200_000)
+    partial.write_bytes(partial.read_bytes()[:16])  # where the kill lands a moment earlier
+    rerun = start_run(long_clip, out, "--weights", weights)
+    stderr = rerun.communicate(timeout=120)[1]
+    assert rerun.returncode == 0, stderr
+    assert "starting afresh, not resuming the earlier run's .out.mp4.partial.mp4: it holds no whole fragment" in stderr
+    assert len(frame_times(out)) == CLIP_FRAMES
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 400 KiB tmpfs, to fill: a real full disk (ENOSPC from the kernel). Needs root and mount rights."""

@@ -70,7 +70,11 @@ class Cut:
 def find_cut(partial: Path) -> Cut:
     frames = keyframe_at = 0
     resume_at = Fraction(0)
-    with av.open(str(partial)) as container:
+    try:
+        container = av.open(str(partial))
+    except av.FFmpegError:  # killed before its header was whole: no frame to keep
+        return Cut(0, resume_at)
+    with container:
         for packet in _packets(container):
             if packet.stream.type == "video":
                 if packet.is_keyframe:
