@@ -267,7 +267,8 @@ def test_live_colours_match_the_image_path(full_range):
     luma = grey if full_range else np.round(16 + grey * (219 / 255)).astype(np.uint8)  # the same picture, limited
     session = LiveSession(colorizer, LiveOptions(smooth=0.0, window=False))
     shown = session.view(session.colorize(LiveFrame(luma, full_range, captured_at=0.0))).astype(int)
-    # Measured with the fast model: 2.1 / 2.5 mean and 10 / 11 at the 99th percentile (4:2:0 chroma, 8-bit
-    # rounding); showing the same chroma as limited-range BT.709 instead reads 4.9 / 5.4 and 23 / 27.
-    assert np.abs(shown - expected).mean() < 3.2
-    assert np.percentile(np.abs(shown - expected), 99) < 16
+    # Measured with the fast bins model: 3.0 / 3.4 mean and 16 / 17 at the 99th percentile (4:2:0 chroma, 8-bit
+    # rounding; its colour changes faster at edges than the regression model's, 2.1 / 2.5 and 10 / 11); showing
+    # the same chroma as limited-range BT.709 instead reads 8.3 / 8.8 and 32 / 33.
+    assert np.abs(shown - expected).mean() < 4.5
+    assert np.percentile(np.abs(shown - expected), 99) < 24
