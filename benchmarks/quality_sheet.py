@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from vidcolor import Colorizer
-from vidcolor.train.data import list_images, read_rgb
-from vidcolor.train.evaluate import caption, caption_band, grey_baseline, score_photo
+from vidcolor.train.data import list_images
+from vidcolor.train.evaluate import caption, caption_band, score_photo, scored_images
 
 BENCHMARK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos" / "benchmark"
 CELL_HEIGHT = 150
@@ -40,18 +40,20 @@ def _label(text: str, width: int) -> np.ndarray:
     return band
 
 
-def make_sheet(models: dict[str, Colorizer], photos: list[Path], columns: int = 2) -> np.ndarray:
+def make_sheet(
+    models: dict[str, Colorizer], photos: list[Path], columns: int = 2, grey_label: str = "grey"
+) -> np.ndarray:  # fmt: skip
     """Rows of grey | model … | truth, captioned with their scores; the photos split over ``columns``
-    side-by-side blocks."""
+    side-by-side blocks. ``grey_label`` heads the first column (a night-vision pair shows its sensor frame)."""
     width = round(CELL_HEIGHT * 4 / 3)
-    names = ["grey", *models, "truth"]
+    names = [grey_label, *models, "truth"]
     rows = []
     for path in photos:
-        truth = read_rgb(path).permute(1, 2, 0).numpy()
-        grey, coloured = grey_baseline(truth), [c.colorize_image(truth) for c in models.values()]
-        captions = [caption(score_photo(grey, truth), chroma=False),
+        given, shown, truth = scored_images(path)  # a night-vision pair: its sensor frame is the grey
+        coloured = [c.colorize_image(given) for c in models.values()]
+        captions = [caption(score_photo(shown, truth), chroma=False),
                     *(caption(score_photo(c, truth)) for c in coloured), []]  # fmt: skip
-        cells = [_cell(picture, width, text) for picture, text in zip([grey, *coloured, truth], captions, strict=True)]
+        cells = [_cell(picture, width, text) for picture, text in zip([shown, *coloured, truth], captions, strict=True)]
         gap = np.full((cells[0].shape[0], 4, 3), 255, np.uint8)
         rows.append(np.concatenate([part for cell in cells for part in (cell, gap)][:-1], axis=1))
     header = np.concatenate([part for name in names for part in (_label(name, width), _label("", 4))][:-1], axis=1)

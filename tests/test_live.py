@@ -53,6 +53,20 @@ def test_udp_stream_is_colorized_and_stats_printed(camera_clip, weights, tmp_pat
     assert np.abs(chroma.astype(int) - 128).mean() > 0.5  # coloured, not grey
 
 
+@needs_clips
+def test_thermal_udp_stream_runs_the_thermal_model(tmp_path):
+    """A white-hot thermal camera's stream (real LWIR footage), coloured by the shipped thermal model."""
+    clip = scaled_clip(CLIPS_DIR / "ir" / "thermal_park_pedestrians.mp4", 240, tmp_path, frames=50, crf=23,
+                       preset="ultrafast", gop=5)  # fmt: skip
+    with UdpStreamer(clip, free_udp_port()) as stream:
+        result = run_cli("live", stream.url, "--no-window", "--frames", "20", "--sensor", "thermal", "--backend",
+                         "cpu", "--record", tmp_path / "rec.mp4", timeout=90)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "model thermal" in result.stderr and "sensor thermal" in result.stderr
+    chroma = decode_frames(tmp_path / "rec.mp4")[-1].to_ndarray(format="yuv420p")[240:]
+    assert np.abs(chroma.astype(int) - 128).mean() > 0.5  # coloured, not grey
+
+
 class SlowBackend:
     """The real model, held back to 150 ms a frame: a source at 12.5 fps outruns it."""
 

@@ -181,7 +181,7 @@ def measure(
     inputs, seconds = _timed(device, lambda: [
         colorizer.model_input(colorizer.lightness_from_luma(u, full_range)) for u in uploaded])  # fmt: skip
     fps["prepare"] = frames / seconds
-    ab, seconds = _timed(device, lambda: [colorizer.backend.infer(x) for x in inputs])
+    ab, seconds = _timed(device, lambda: [colorizer.infer(x) for x in inputs])
     fps["infer"] = frames / seconds
     smoother = TemporalSmoother(DEFAULT_SMOOTH)
     ab, seconds = _timed(device, lambda: [smoother(x, a) for x, a in zip(inputs, ab, strict=True)])
@@ -210,10 +210,10 @@ def model_only_fps(colorizer: Colorizer, batch: int, size: tuple[int, int]) -> f
     """Inference alone at the working size, batch ``batch``, for about MODEL_ONLY_SECONDS."""
     device = colorizer.device
     lightness = torch.rand(batch, 1, *size, device=device) * 100
-    colorizer.backend.infer(lightness)  # warm-up
+    colorizer.infer(lightness)  # warm-up
     runs, seconds = 0, 0.0
     while seconds < MODEL_ONLY_SECONDS or runs < 5:
-        _, elapsed = _timed(device, lambda: colorizer.backend.infer(lightness))
+        _, elapsed = _timed(device, lambda: colorizer.infer(lightness))
         runs, seconds = runs + 1, seconds + elapsed
     return runs * batch / seconds
 

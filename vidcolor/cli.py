@@ -22,7 +22,7 @@ from .compare import COMPARE_MODES
 from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .models import SIZE_MULTIPLE
-from .models.presets import MODEL_NAMES, PRECISIONS, PRESETS
+from .models.presets import MODEL_NAMES, PRECISIONS, PRESETS, SENSORS
 from .models.tflite_import import DEFAULT_TFLITE
 from .safe_output import check_video_suffix
 from .temporal import DEFAULT_SMOOTH
@@ -114,6 +114,9 @@ def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True)
     parser.add_argument("--model", choices=MODEL_NAMES, default="auto",
                         help="shipped model: fast (the CPU default), quality (the GPU default); auto picks by backend")
     parser.add_argument("--weights", type=Path, help="a colorizer checkpoint instead of a shipped model")
+    parser.add_argument("--sensor", choices=SENSORS, default="visible",
+                        help="the camera: visible light (default), thermal (white-hot), thermal-blackhot, or nir (an "
+                             "infrared-lit CCTV camera at night): night vision runs a model of its own")  # fmt: skip
     parser.add_argument("--size", type=_model_size, help="model working size, short side (default: the model's)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="int8: the shipped model quantized, on onnxruntime (1.6x as fast on a CPU); auto: int8 "
@@ -125,7 +128,7 @@ def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True)
 def _colorizer(args: argparse.Namespace, backend: str | None = None) -> Colorizer:
     """The colorizer the model options ask for (``backend`` where the command names it per case)."""
     return Colorizer(backend=backend or args.backend, size=args.size, weights=args.weights, model=args.model,
-                     precision=args.precision)  # fmt: skip
+                     precision=args.precision, sensor=args.sensor)  # fmt: skip
 
 
 def _add_smooth_option(parser: argparse.ArgumentParser) -> None:
@@ -219,6 +222,9 @@ def build_train_parser() -> argparse.ArgumentParser:
                         help="class-rebalancing mix with the uniform prior, 0 disables it (default: 0.9)")
     parser.add_argument("--workers", type=int, default=1, help="data loading processes (default: 1)")
     parser.add_argument("--threads", type=_positive_int, help="CPU threads for the network (default: all cores)")
+    parser.add_argument("--sensor", choices=("visible", "thermal", "nir"), default="visible",
+                        help="thermal, nir: DATA holds *_ir frames beside their aligned *_rgb colour frames "
+                             "(default: visible, colour photos)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
     _add_message_flags(parser)
@@ -233,7 +239,7 @@ def _train(args: argparse.Namespace) -> int:
         model=args.model, ab_bins=args.bins, encoder=str(args.encoder), finetune_from=args.finetune_from,
         batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers,
         threads=args.threads, seed=args.seed, init_from=args.init_from and str(args.init_from),
-        source_cap=args.source_cap,
+        source_cap=args.source_cap, sensor=args.sensor,
     )  # fmt: skip
     command = shlex.join(["vidcolor", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
     summary = train(config, resume=args.resume, progress_bar=not args.quiet, command=command)
@@ -417,7 +423,8 @@ def build_eval_video_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vidcolor eval-video", description="Flicker (CDC, warping error) and PSNR, per-frame vs smoothed."
     )
-    parser.add_argument("clips", type=Path, help="folder of colour clips (*.mp4, not searched recursively)")
+    parser.add_argument("clips", type=Path, help="folder of colour clips (*.mp4, not searched recursively), or of "
+                        "night-vision *_ir.mp4 clips beside their frame-synced *_rgb.mp4")
     parser.add_argument("--smooth", type=_float_list, default=[0.5, 0.7, 0.9], help="strengths to try")
     parser.add_argument("--frames", type=_positive_int, default=90, help="frames per clip (default: 90)")
     _add_model_options(parser)
@@ -428,9 +435,9 @@ def build_eval_video_parser() -> argparse.ArgumentParser:
 
 
 def _eval_video(args: argparse.Namespace) -> int:
-    from .temporal_eval import evaluate_clip, format_summary, run_name, strip, summarise
+    from .temporal_eval import clip_paths, evaluate_clip, format_summary, run_name, strip, summarise
 
-    clips = sorted(args.clips.glob("*.mp4"))
+    clips = clip_paths(args.clips)
     if not clips:
         raise InputError(f"no .mp4 clips in {args.clips}")
     colorizer = _colorizer(args)
@@ -567,6 +574,7 @@ def _batch(args: argparse.Namespace) -> int:
     from . import batch
 
     options = batch.ColorOptions(model=args.model, weights=args.weights, size=args.size, precision=args.precision,
+                                 sensor=args.sensor,
                                  backend=args.backend, batch=args.batch, smooth=args.smooth, crf=args.crf,
                                  preset=args.preset, saturation=args.saturation, compare=args.compare)  # fmt: skip
     result = batch.run(

@@ -108,6 +108,11 @@ def lightness_to_grey(lightness: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_lab_f_inverse((lightness + 16) / 116))
 
 
+def grey_to_lightness(grey: torch.Tensor) -> torch.Tensor:
+    """sRGB grey in [0, 1] (any shape) -> its L*: ``lightness_to_grey``'s inverse."""
+    return 116 * _lab_f(srgb_to_linear(grey.clamp(0.0, 1.0))) - 16
+
+
 def luma_to_lightness_table(full_range: bool, device: torch.device | str = "cpu") -> torch.Tensor:
     """The 256-entry table Y' -> L*.
 

@@ -15,8 +15,10 @@ from .backends import BackendName, check_backend, create_backend, runs_int8
 from .color import (
     YuvFormat,
     chroma_range,
+    grey_to_lightness,
     lab_to_chroma,
     lab_to_rgb,
+    lightness_to_grey,
     luma_to_lightness_table,
     luma_weights,
     rgb_to_lab,
@@ -26,7 +28,15 @@ from .errors import WeightsError
 from .guided_upsample import guided_upsample
 from .models import SIZE_MULTIPLE
 from .models.checkpoint import load_model
-from .models.presets import DEFAULT_SIZE, ModelName, Precision, choose_preset, shipped_int8, shipped_weights
+from .models.presets import (
+    DEFAULT_SIZE,
+    ModelName,
+    Precision,
+    Sensor,
+    choose_preset,
+    shipped_int8,
+    shipped_weights,
+)
 from .temporal import TemporalSmoother
 
 log = logging.getLogger("vidcolor")
@@ -57,16 +67,19 @@ class Colorizer:
     runs the model (it keeps the float colour: benchmarks/README.md), float32 elsewhere. ``threads``: the model's
     threads on a CPU (default: all cores but one; each of several workers on one machine gets its share).
     ``refine`` brings a*b* to the output's size along its luma's edges (``guided_upsample``); off, bilinearly,
-    for comparing the two."""
+    for comparing the two. ``sensor`` ``thermal`` (white-hot), ``thermal-blackhot`` or ``nir`` picks the model
+    trained on that kind of night-vision frame (``model`` then stays ``auto``); the picture keeps its own
+    brightness, colour is added."""
 
     def __init__(
         self, *, backend: BackendName = "auto", size: int | None = None, weights: str | Path | None = None,
         model: ModelName = "auto", precision: Precision = "auto", threads: int | None = None, refine: bool = True,
+        sensor: Sensor = "visible",
     ) -> None:  # fmt: skip
         check_backend(backend)
         int8_graph = None
         if weights is None:
-            preset = choose_preset(model, "onnxruntime" if precision == "int8" else backend)
+            preset = choose_preset(model, "onnxruntime" if precision == "int8" else backend, sensor)
             weights, default_size, self.model_name = shipped_weights(preset), preset.size, preset.name
             if precision == "int8" or (precision == "auto" and runs_int8(backend) and preset.int8.is_file()):
                 int8_graph, self.model_name = shipped_int8(preset), f"{preset.name}-int8"
@@ -79,11 +92,12 @@ class Colorizer:
         size = default_size if size is None else size
         if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
-        self.size, self.refine = size, refine
+        self.size, self.refine, self.sensor = size, refine, sensor
         self.weights_sha256 = hashlib.sha256(Path(weights).read_bytes()).hexdigest()  # tells a resumed run's model
         self.backend = create_backend(backend, load_model(weights), int8_graph=int8_graph, threads=threads)
         self._lightness_tables: dict[bool, torch.Tensor] = {}
-        log.info("backend %s, model %s, working size %d", self.backend.describe(), self.model_name, size)
+        log.info("backend %s, model %s, working size %d%s", self.backend.describe(), self.model_name, size,
+                 "" if sensor == "visible" else f", sensor {sensor}")  # fmt: skip
 
     @property
     def device(self) -> torch.device:
@@ -93,6 +107,13 @@ class Colorizer:
         """L* (B, 1, H, W) -> L* (B, 1, h, w) at the working size."""
         size = working_size(*lightness.shape[-2:], self.size)
         return F.interpolate(lightness, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+    def infer(self, model_input: torch.Tensor) -> torch.Tensor:
+        """L* at the working size -> a*b*: a black-hot thermal frame is shown to its white-hot model inverted (as
+        the grey it is on screen, so the tones are the camera's); the picture keeps its own L*."""
+        if self.sensor == "thermal-blackhot":
+            model_input = grey_to_lightness(1 - lightness_to_grey(model_input))
+        return self.backend.infer(model_input)
 
     def upload(self, luma: np.ndarray) -> torch.Tensor:
         """uint8 Y' planes (B, H, W) -> the same on ``device``: the only upload per frame."""
@@ -128,7 +149,7 @@ class Colorizer:
         """
         lightness = self.lightness_from_luma(self.upload(luma), fmt.full_range)
         model_input = self.model_input(lightness)
-        ab = self.backend.infer(model_input)
+        ab = self.infer(model_input)
         if smoother is not None:
             ab = smoother(model_input, ab)
         return Prediction(lightness, model_input, ab)
@@ -165,7 +186,7 @@ class Colorizer:
         rgb = torch.from_numpy(rgb.astype(np.float32)).to(self.device).permute(2, 0, 1) / scale
         lightness = rgb_to_lab(rgb)[:1].unsqueeze(0)  # (1, 1, H, W)
         model_input = self.model_input(lightness)
-        ab = self.upsample_ab(Prediction(lightness, model_input, self.backend.infer(model_input)), lightness)
+        ab = self.upsample_ab(Prediction(lightness, model_input, self.infer(model_input)), lightness)
         out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
         luma = out @ np.array(luma_weights("bt601"), dtype=np.float32)
         out = scale_saturation(out, luma[..., None], saturation, 0.0, 1.0)

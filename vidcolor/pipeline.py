@@ -147,9 +147,9 @@ def colorize_file(
         if encoded_size(*size) != size:
             log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d", *size, *encoded_size(*size))
         settings = {"model": colorizer.model_name, "weights_sha256": colorizer.weights_sha256,
-                    "backend": colorizer.backend.NAME, "size": colorizer.size, "smooth": smooth, "crf": crf,
-                    "preset": preset, "overlay_fps": overlay_fps, "saturation": saturation,
-                    "compare": compare}  # fmt: skip
+                    "sensor": colorizer.sensor, "backend": colorizer.backend.NAME, "size": colorizer.size,
+                    "smooth": smooth, "crf": crf, "preset": preset, "overlay_fps": overlay_fps,
+                    "saturation": saturation, "compare": compare}  # fmt: skip
         if segment is not None:  # a partial of another segment is not continued
             settings["segment"] = [segment.start, segment.end]
         record = resume.run_record(input_path, settings)

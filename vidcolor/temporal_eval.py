@@ -9,6 +9,7 @@ occluded pixels masked by a forward-backward check), PSNR of the RGB against the
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .color import lab_to_rgb, rgb_to_lab
 from .colorizer import Colorizer
 from .sources import FileSource, luma_plane
 from .temporal import TemporalSmoother, pixel_grid
+from .train.data import IR_SUFFIX, RGB_SUFFIX, rgb_partner
 
 CDC_GAPS = (1, 2, 4)
 HISTOGRAM_BINS = 64
@@ -33,23 +35,44 @@ class ClipFrames:
     truth_lab: np.ndarray  # (T, 3, h, w) true colours at the working size
 
 
+def clip_paths(folder: Path) -> list[Path]:
+    """The clips of ``folder`` to score: colour clips, and night-vision pairs by their ``*_ir`` clip (the
+    ``*_rgb`` clip beside it, frame-synced, is its truth)."""
+    clips = sorted(folder.glob("*.mp4"))
+    return [clip for clip in clips if not (clip.stem.endswith(RGB_SUFFIX) and _ir_partner(clip).is_file())]
+
+
+def _ir_partner(rgb_clip: Path) -> Path:
+    return rgb_clip.with_name(rgb_clip.stem.removesuffix(RGB_SUFFIX) + IR_SUFFIX + rgb_clip.suffix)
+
+
+def _video_frames(source: FileSource) -> Iterator[av.VideoFrame]:
+    yield from (item for item in source.decoded() if isinstance(item, av.VideoFrame))
+
+
 def load_clip(colorizer: Colorizer, path: Path, frames: int) -> ClipFrames:
-    """Luma -> model-input L*, and the true colours resized to the same grid, for the first ``frames``."""
+    """Luma -> model-input L*, and the true colours resized to the same grid, for the first ``frames``; the
+    colours of a ``*_ir`` clip are its ``*_rgb`` partner's."""
     source = FileSource(path)
+    partner = rgb_partner(path) if path.stem.endswith(IR_SUFFIX) and rgb_partner(path).is_file() else None
+    colour_source = FileSource(partner) if partner else source
     lightness, truth = [], []
     try:
-        for item in source.decoded():
-            if not isinstance(item, av.VideoFrame):
-                continue
+        colours = _video_frames(colour_source) if partner else None
+        for item in _video_frames(source):
+            colour = next(colours, None) if colours else item
+            if colour is None:  # the partner ended first
+                break
             luma = torch.from_numpy(luma_plane(item))[None].to(colorizer.device)
             x = colorizer.model_input(colorizer.lightness_from_luma(luma, source.info.yuv.full_range))
-            rgb = cv2.resize(item.to_ndarray(format="rgb24"), x.shape[:-3:-1], interpolation=cv2.INTER_AREA)
+            rgb = cv2.resize(colour.to_ndarray(format="rgb24"), x.shape[:-3:-1], interpolation=cv2.INTER_AREA)
             lightness.append(x.cpu())
             truth.append(rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double() / 255).float().numpy())
             if len(lightness) == frames:
                 break
     finally:
         source.close()
+        colour_source.close()
     return ClipFrames(torch.cat(lightness), np.stack(truth))
 
 
@@ -113,7 +136,7 @@ def run_name(strength: float) -> str:
 
 def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], frames: int) -> dict:
     clip = load_clip(colorizer, path, frames)
-    predicted = [colorizer.backend.infer(x[None].to(colorizer.device)).cpu() for x in clip.lightness]
+    predicted = [colorizer.infer(x[None].to(colorizer.device)).cpu() for x in clip.lightness]
     flows = _true_flows(clip.truth_lab)
     runs = {"truth": clip.truth_lab[:, 1:]}
     cost_ms: dict[str, float] = {}

@@ -63,11 +63,26 @@ def load_model(path: str | Path) -> nn.Module:
     if architecture not in ARCHITECTURES:
         raise WeightsError(f"{path}: unknown architecture {architecture!r} (a newer vidcolor's checkpoint?)")
     model = build_model(architecture, checkpoint["config"])
+    state = checkpoint["state_dict"]
+    if "base" in checkpoint:  # only what differs from the base checkpoint beside it (``rebase``)
+        state = {**load_model(path.with_name(checkpoint["base"])).state_dict(), **state}
     try:
-        model.load_state_dict(checkpoint["state_dict"], strict=True)  # copies fp16 into the fp32 parameters
+        model.load_state_dict(state, strict=True)  # copies fp16 into the fp32 parameters
     except RuntimeError as exc:
         raise WeightsError(f"{path}: weights do not fit their stated architecture ({first_line(exc)[:80]})") from exc
     return model.eval()
+
+
+def rebase(path: str | Path, base: str | Path, out: str | Path) -> None:
+    """Copy the checkpoint ``path`` to ``out`` keeping only the tensors that differ from ``base``'s, which must then
+    lie beside ``out`` under its own name: a model fine-tuned with a frozen encoder (the night-vision ones) ships
+    as its decoder, a third of its size."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    shared = torch.load(base, map_location="cpu", weights_only=True)["state_dict"]
+    checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items()
+                                if k not in shared or not torch.equal(shared[k], v)}  # fmt: skip
+    checkpoint["base"] = Path(base).name
+    torch.save(checkpoint, out)
 
 
 def set_rendering(path: str | Path, out: str | Path, *, temperature: float, boost: float, chroma: float) -> None:

@@ -15,6 +15,10 @@ from .mobile_unet import MobileUNetConfig
 log = logging.getLogger("vidcolor")
 
 ModelName = Literal["auto", "fast", "quality"]
+# What the camera sees: visible light, or night vision. A thermal camera shows heat white-hot (the usual default)
+# or black-hot (inverted); its model learned white-hot, so black-hot frames are inverted for it.
+Sensor = Literal["visible", "thermal", "thermal-blackhot", "nir"]
+SENSORS: tuple[str, ...] = ("visible", "thermal", "thermal-blackhot", "nir")
 Precision = Literal["auto", "fp32", "int8"]
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "int8")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -47,12 +51,22 @@ PRESETS: dict[str, Preset] = {
     # the GPU default: a wider decoder, a*b* at stride 2
     "quality": Preset("quality", MobileUNetConfig(decoder_widths=(192, 128, 64, 48, 32), scene_width=128),
                       DEFAULT_SIZE),
+    # night vision (--sensor): fast's network, fine-tuned on a sensor's frames paired with colour ones
+    "thermal": Preset("thermal", MobileUNetConfig(decoder_widths=(128, 96, 64, 32), scene_width=128), DEFAULT_SIZE),
+    "nir": Preset("nir", MobileUNetConfig(decoder_widths=(128, 96, 64, 32), scene_width=128), DEFAULT_SIZE),
 }  # fmt: skip
-MODEL_NAMES: tuple[str, ...] = ("auto", *PRESETS)
+MODEL_NAMES: tuple[str, ...] = ("auto", "fast", "quality")  # --model: the visible-light presets
 
 
-def choose_preset(name: ModelName, backend: str) -> Preset:
-    """``auto``: ``fast`` where the model runs on the CPU, ``quality`` on a GPU; the choice is logged."""
+def choose_preset(name: ModelName, backend: str, sensor: Sensor = "visible") -> Preset:
+    """``auto``: ``fast`` where the model runs on the CPU, ``quality`` on a GPU; the choice is logged. A night
+    sensor has one model of its own."""
+    if sensor not in SENSORS:
+        raise WeightsError(f"unknown sensor {sensor!r}; choose one of {', '.join(SENSORS)}")
+    if sensor != "visible":
+        if name != "auto":
+            raise WeightsError(f"--sensor {sensor} has a model of its own: leave out --model {name}")
+        return PRESETS[sensor.removesuffix("-blackhot")]
     if name != "auto":
         if name not in PRESETS:
             raise WeightsError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from ..color import lab_to_rgb, rgb_to_lab
 from ..colorizer import Colorizer
 from .chroma_errors import ChromaErrors, chroma_errors, mean_chroma_errors
-from .data import list_images, read_rgb
+from .data import IR_SUFFIX, list_images, pair_frames, read_pair, read_rgb
 
 SHEET_ROWS = 12
 SHEET_HEIGHT = 160
@@ -85,21 +85,35 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     return (lab_to_rgb(lab) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+def scored_images(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(what the colorizer is given, the grey baseline, the truth) as uint8 RGB (H, W, 3): a colour photo (the
+    colorizer reads only its L*), its L* alone, itself; or a night-vision pair's sensor frame, that frame as
+    shown (grey), its aligned colour partner."""
+    if path.stem.endswith(IR_SUFFIX):
+        pair = read_pair(path).permute(1, 2, 0).numpy()
+        grey = np.repeat(pair[..., :1], 3, axis=2)
+        return grey, grey, np.ascontiguousarray(pair[..., 1:])
+    truth = read_rgb(path).permute(1, 2, 0).numpy()
+    return truth, grey_baseline(truth), truth
+
+
 def evaluate(
     colorizer: Colorizer, photos: str | Path, *, limit: int | None = None, sheet: str | Path | None = None,
     progress: bool = False,
 ) -> dict:  # fmt: skip
     """Colorize each photo from its L* alone; average the scores of vidcolor, the grey baseline and the truth.
+    A folder of night-vision pairs (``*_ir`` beside ``*_rgb``) is scored pair by pair: the sensor frame in, its
+    colour partner the truth, the sensor frame itself the grey baseline (``scored_images``).
 
     ``vidcolor`` also counts the photos more than ``BELOW_GREY_DB`` under the grey baseline's PSNR; ``per_photo``
     holds every photo's scores (file name, then the two rows)."""
-    paths = list_images(photos)[:limit]
+    paths = (pair_frames(photos) or list_images(photos))[:limit]
     rows: dict[str, list[PhotoScores]] = {"vidcolor": [], "grey": []}
     truth_colourfulness: list[float] = []
     sheet_rows: list[np.ndarray] = []
     for index, path in enumerate(tqdm(paths, unit="photo", disable=not progress)):
-        truth = read_rgb(path).permute(1, 2, 0).numpy()
-        coloured, grey = colorizer.colorize_image(truth), grey_baseline(truth)
+        given, grey, truth = scored_images(path)
+        coloured = colorizer.colorize_image(given)
         rows["vidcolor"].append(score_photo(coloured, truth))
         rows["grey"].append(score_photo(grey, truth))
         truth_colourfulness.append(colourfulness(truth))

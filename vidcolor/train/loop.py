@@ -30,7 +30,15 @@ from ..models.mobile_unet import MobileUNet
 from ..models.mobilenetv2 import TAP_BLOCKS
 from ..models.presets import PRESETS
 from ..models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
-from .data import RandomCrops, list_images, source_balanced_weights
+from .data import (
+    RandomCrops,
+    list_images,
+    list_pairs,
+    read_pair,
+    read_rgb,
+    rgb_partner,
+    source_balanced_weights,
+)
 from .losses import Rebalancing, ab_histogram, colour_loss
 
 log = logging.getLogger("vidcolor")
@@ -38,6 +46,8 @@ log = logging.getLogger("vidcolor")
 WARMUP_STEPS = 200
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 PRIOR_IMAGES = 2000  # images sampled to estimate the a*b* distribution
+SENSOR_GAIN, SENSOR_OFFSET, SENSOR_NOISE = (0.7, 1.3), 20.0, 4.0  # night-vision frames: contrast x, level ±, noise σ
+SENSORS = ("visible", "thermal", "nir")
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     init_from: str | None = None  # start from these trained weights (same preset); a new head starts afresh
     source_cap: int | None = None  # at most this many photos of one collection an epoch (None: every photo)
+    sensor: str = "visible"  # thermal, nir: learn from *_ir/*_rgb pairs (sensor frame in, partner colour out)
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
@@ -70,6 +81,8 @@ class TrainConfig:
             raise ValueError(f"model must be one of {', '.join(PRESETS)}, got {self.model!r}")
         if self.finetune_from is not None and not 0.0 <= self.finetune_from < 1.0:
             raise ValueError(f"finetune_from must be in [0, 1), got {self.finetune_from}")
+        if self.sensor not in SENSORS:
+            raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, got {self.sensor!r}")
         if self.crop % 32:
             raise ValueError(f"crop must be a multiple of 32, got {self.crop}")
 
@@ -89,6 +102,20 @@ def lab_batch(rgb: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, to
     """uint8 RGB (B, 3, H, W) -> L* (B, 1, H, W), a*b* (B, 2, H, W), float32 on ``device``."""
     lab = rgb_to_lab(rgb.to(device, non_blocking=True).float() / 255)
     return lab[:, :1], lab[:, 1:]
+
+
+def pair_batch(pairs: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 sensor grey + RGB (B, 4, H, W) -> the sensor frame's L* as inference sees it (its grey taken as sRGB
+    grey), varied as sensors and scenes vary it, and the colour partner's a*b*, float32 on ``device``."""
+    pairs = pairs.to(device, non_blocking=True).float()
+    grey, rgb = pairs[:, :1], pairs[:, 1:]
+    shape = (grey.shape[0], 1, 1, 1)
+    gain = torch.empty(shape, device=device).uniform_(*SENSOR_GAIN)  # contrast about the frame's mean, and level
+    mean = grey.mean(dim=(2, 3), keepdim=True)
+    grey = (grey - mean) * gain + mean + torch.empty(shape, device=device).uniform_(-SENSOR_OFFSET, SENSOR_OFFSET)
+    grey = grey + torch.randn_like(grey) * torch.empty(shape, device=device).uniform_(0, SENSOR_NOISE)
+    lightness = rgb_to_lab(grey.clamp(0, 255).expand(-1, 3, -1, -1) / 255)[:, :1]
+    return lightness, rgb_to_lab(rgb / 255)[:, 1:]
 
 
 def estimate_rebalancing(images: list, mix: float, device: torch.device, seed: int) -> Rebalancing:
@@ -171,7 +198,9 @@ def train(
     torch.set_flush_denormal(True)  # tiny activations otherwise slow CPU convolutions several-fold
     if config.ab_bins:
         fix_malloc_mmap_threshold()
-    images = list_images(config.data)
+    paired = config.sensor != "visible"
+    images = list_pairs(config.data) if paired else list_images(config.data)
+    colour_images = [rgb_partner(image) for image in images] if paired else images
     model = build_network(config).to(device)
     if device.type == "cuda":  # tensor-core friendly layout; fixed crop size, so cuDNN may pick its fastest kernels
         model = model.to(memory_format=torch.channels_last)
@@ -194,7 +223,7 @@ def train(
         log.info("resumed %s at step %d (%.1f min trained)", saved, step, elapsed / 60)
     elif config.rebalance_mix is not None or config.ab_bins:
         # the bins head keeps the data's a*b* prior for rendering, whether or not the loss is rebalanced
-        estimated = estimate_rebalancing(images, config.rebalance_mix or 1.0, device, config.seed)
+        estimated = estimate_rebalancing(colour_images, config.rebalance_mix or 1.0, device, config.seed)
         if config.ab_bins:
             model.ab_prior.copy_(estimated.prior.float())
         rebalancing = estimated if config.rebalance_mix is not None else None
@@ -204,7 +233,8 @@ def train(
         weights = source_balanced_weights(images, config.source_cap)
         sampler = WeightedRandomSampler(weights, num_samples=round(float(weights.sum())), replacement=False)
     loader = DataLoader(
-        RandomCrops(images, config.crop), batch_size=config.batch, shuffle=sampler is None, sampler=sampler,
+        RandomCrops(images, config.crop, read_pair if paired else read_rgb), batch_size=config.batch,
+        shuffle=sampler is None, sampler=sampler,
         drop_last=True,
         num_workers=config.workers, pin_memory=device.type == "cuda", persistent_workers=config.workers > 0,
     )  # fmt: skip
@@ -238,8 +268,8 @@ def train(
     last_save = started = time.monotonic()
     elapsed_before, images_seen = elapsed, 0
     while fraction_done() < 1.0:
-        for rgb in loader:
-            lightness, ab = lab_batch(rgb, device)
+        for crops in loader:
+            lightness, ab = pair_batch(crops, device) if paired else lab_batch(crops, device)
             unfreeze_when_due()
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step, fraction_done()) * group["scale"]
@@ -252,7 +282,7 @@ def train(
             loss.backward()
             optimizer.step()
             step += 1
-            images_seen += rgb.shape[0]
+            images_seen += crops.shape[0]
             elapsed = elapsed_before + time.monotonic() - started  # wall clock, data loading included
             losses.append(loss.detach())
             bar.update(1)

@@ -25,7 +25,7 @@ from torch import nn
 from ..backends.onnx_export import INPUT_NAME, cached_onnx
 from ..color import rgb_to_lab
 from ..models import SIZE_MULTIPLE
-from .data import list_images, read_rgb
+from .data import list_images, pair_frames, read_rgb
 
 
 def calibration_lightness(photo: Path, short_side: int) -> np.ndarray:
@@ -65,7 +65,7 @@ def quantize_int8(model: nn.Module, photos_folder: Path, out: Path, *, count: in
                   seed: int = 0, float_convs: int = FLOAT_CONVS) -> list[Path]:  # fmt: skip
     """Write ``model`` as an int8 ONNX graph to ``out``, its first ``float_convs`` convolutions (and what comes
     before them) left in float; returns the calibration photos (``count``, a seeded pick)."""
-    photos = list_images(photos_folder)
+    photos = pair_frames(photos_folder) or list_images(photos_folder)  # a night sensor's model: its own frames
     picked = sorted(random.Random(seed).sample(photos, min(count, len(photos))))
     with tempfile.TemporaryDirectory() as scratch, torch.no_grad():
         fp32 = cached_onnx(model, Path(scratch))
