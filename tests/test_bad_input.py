@@ -101,6 +101,33 @@ def test_unwritable_video_suffix_is_refused_up_front(tmp_path: Path, clip: Path,
     assert "model" not in run_cli("--weights", weights, "--size", str(TEST_SIZE), clip, "-o", tmp_path / "o.gif").stderr
 
 
+def test_an_existing_output_is_refused_before_the_model_loads(tmp_path: Path, clip: Path, weights: Path) -> None:
+    (tmp_path / "out.mp4").write_bytes(b"precious earlier result")
+    result = run_cli("--weights", weights, "--size", TEST_SIZE, clip, "-o", tmp_path / "out.mp4")
+    assert_one_line_error(result, "exists", "-y")
+    assert "model" not in result.stderr and "backend" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_nothing_can_be_created_in_is_one_line(clip: Path, weights: Path) -> None:
+    """/proc passes os.access for root and still refuses every new file: named, no internals."""
+    result = run_cli("--weights", weights, *FAST, clip, "-o", "/proc/x.mp4")
+    assert_one_line_error(result, "cannot write in output folder /proc")
+    assert "partial" not in result.stderr
+
+
+def test_a_working_size_above_the_picture_is_refused(tmp_path: Path, clip: Path, weights: Path) -> None:
+    """--size 4096 on a small clip ran for minutes without a word; the default (256) is always allowed."""
+    result = run_cli("--weights", weights, "--backend", "cpu", "-q", "--size", "1024", clip, "-o", tmp_path / "o.mp4")
+    assert_one_line_error(result, "--size 1024 is larger than this 96x64 input needs", "--size 256 or less")
+
+
+def test_vidcolor_alone_lists_what_it_does(tmp_path: Path) -> None:
+    result = run_cli(cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    assert "Colorize a grayscale video" in result.stdout and "vidcolor batch, live, train" in result.stdout
+
+
 def test_live_record_suffix_is_refused_before_the_stream_opens(tmp_path: Path, weights: Path) -> None:
     result = run_cli("live", "udp://127.0.0.1:9", "--no-window", "--record", tmp_path / "rec.webm", "--timeout", "30",
                      "--weights", weights, "--size", TEST_SIZE, timeout=20)  # fmt: skip

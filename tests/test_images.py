@@ -125,3 +125,9 @@ def test_16_bit_into_jpeg_says_8_bits(tmp_path: Path, colorizer: Colorizer, noti
     )
     out = cv2.imread(str(tmp_path / "ramp.jpg"), cv2.IMREAD_UNCHANGED)
     assert out.dtype == np.uint8 and out[:, -8:].min() > 200  # white stays white: scaled, not clipped
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 40), (30, 0, 3)])
+def test_an_empty_image_is_refused_in_words(colorizer, shape):
+    with pytest.raises(ValueError, match="the image is empty"):
+        colorizer.colorize_image(np.zeros(shape, np.uint8))

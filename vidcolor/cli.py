@@ -24,7 +24,7 @@ from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .models import SIZE_MULTIPLE
 from .models.presets import MODEL_NAMES, PRECISIONS, PRESETS, SENSORS
 from .models.tflite_import import DEFAULT_TFLITE
-from .safe_output import check_video_suffix
+from .safe_output import check_output, check_video_suffix
 from .temporal import DEFAULT_SMOOTH
 
 log = logging.getLogger("vidcolor")
@@ -98,8 +98,7 @@ def _add_colorize_options(parser: argparse.ArgumentParser) -> None:
     _add_model_options(parser)
     parser.add_argument("--batch", type=_positive_int, default=1, help="frames per model call (default: 1)")
     _add_smooth_option(parser)
-    parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
-    parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
+    _add_encoder_options(parser)
     _add_look_options(parser)
 
 
@@ -108,6 +107,11 @@ def _crf(text: str) -> int:
     if not 0 <= value <= 51:
         raise argparse.ArgumentTypeError(f"must be between 0 and 51, got {value}")
     return value
+
+
+def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--crf", type=_crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
+    parser.add_argument("--preset", choices=X264_PRESETS, default="fast", help="x264 preset (default: fast)")
 
 
 def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
@@ -169,6 +173,8 @@ def _colorize(args: argparse.Namespace) -> int:
     is_video = not source.is_dir() and not is_image_path(source)
     if is_video:
         check_video_suffix(args.output)  # before the model loads
+    if not source.is_dir():
+        check_output(source, args.output, overwrite=args.overwrite)  # so is a refusal of the output
     colorizer = _colorizer(args)
     look = {"saturation": args.saturation, "compare": args.compare}
     if source.is_dir():
@@ -372,8 +378,7 @@ def build_bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=_positive_int, default=120, help="frames of the clip to use (default: 120)")
     _add_model_options(parser, backend=False)
     parser.add_argument("--model-only", action="store_true", help="time inference alone at the working size")
-    parser.add_argument("--crf", type=_crf, default=18)
-    parser.add_argument("--preset", choices=X264_PRESETS, default="fast")
+    _add_encoder_options(parser)
     parser.add_argument("--out", type=Path, default=Path("vidcolor-bench"),
                         help="report folder (default: vidcolor-bench in the current folder)")
     parser.add_argument("--name", default=None, help="report file stem (default: bench-<machine>)")
@@ -619,6 +624,9 @@ def _refuse_mistyped_command(argv: Sequence[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # `vidcolor` alone: what it does and its commands, not a complaint about a missing input
+        build_parser().print_help()
+        return 0
     _refuse_mistyped_command(argv)
     if argv and argv[0] in COMMANDS:
         build, run = COMMANDS[argv[0]]

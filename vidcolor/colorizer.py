@@ -181,6 +181,8 @@ class Colorizer:
             image.ndim == 3 and image.shape[2] != 3
         ):
             raise ValueError(f"expected a uint8/uint16 (H, W) or (H, W, 3) image, got {image.dtype} {image.shape}")
+        if image.size == 0:
+            raise ValueError(f"the image is empty: {image.shape}")
         scale = float(np.iinfo(image.dtype).max)
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
         rgb = torch.from_numpy(rgb.astype(np.float32)).to(self.device).permute(2, 0, 1) / scale

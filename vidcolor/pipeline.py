@@ -26,7 +26,9 @@ from tqdm import tqdm
 from . import fragments, resume, safe_output
 from .colorizer import Colorizer, Prediction
 from .compare import LABELS, CompareMode, colour_left, compose_yuv, output_width
-from .errors import VidcolorError, first_line
+from .errors import InputError, VidcolorError, first_line
+from .models import SIZE_MULTIPLE
+from .models.presets import DEFAULT_SIZE
 from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, LumaFrame, Segment
@@ -142,8 +144,9 @@ def colorize_file(
     source = FileSource(input_path)
     try:
         colorizer = colorizer or Colorizer()
-        _log_source_notices(source)
         size = (source.info.width, source.info.height)
+        _check_working_size(colorizer.size, *size)
+        _log_source_notices(source)
         if encoded_size(*size) != size:
             log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d", *size, *encoded_size(*size))
         settings = {"model": colorizer.model_name, "weights_sha256": colorizer.weights_sha256,
@@ -184,6 +187,15 @@ def colorize_file(
         return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2])
     finally:
         source.close()
+
+
+def _check_working_size(working: int, width: int, height: int) -> None:
+    """Refuse a model working size above both the picture's short side and the default: colour predicted finer
+    than the picture costs time (quadratically) and adds nothing."""
+    largest = max(min(width, height), DEFAULT_SIZE)
+    if working > largest:
+        raise InputError(f"--size {working} is larger than this {width}x{height} input needs: use --size "
+                         f"{largest // SIZE_MULTIPLE * SIZE_MULTIPLE} or less")  # fmt: skip
 
 
 def _continue_from(cut: resume.Cut, partial: Path, writing: Path, sink: VideoFileSink, source: FileSource,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import OutputError
@@ -40,7 +41,12 @@ def check_output(source: Path, output: Path, *, overwrite: bool) -> None:
         raise OutputError(f"output folder {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {folder} is not writable")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:  # what access() allows is not all: /proc, a read-only mount, root's view of a file system
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=output.parent).close()
+    except OSError as exc:
+        reason = os.strerror(exc.errno or 0).lower()
+        raise OutputError(f"cannot write in output folder {output.parent}: {reason}") from exc
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}  # a full disk, a quota, a failing disk
