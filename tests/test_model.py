@@ -39,8 +39,11 @@ def test_a_fresh_network_starts_grey():
 
 
 def test_presets_fit_the_weights_budget():
-    """Both shipped models together stay under 24 MiB as fp16 (2 bytes a parameter)."""
-    parameters = sum(sum(p.numel() for p in MobileUNet(p.config).parameters()) for p in PRESETS.values())
+    """The visible-light models together stay under 24 MiB as fp16 (2 bytes a parameter), leaving room in the
+    package's 32 MiB for the int8 graphs and the night-vision models (which ship as their decoders: the shipped
+    files are checked in test_shipped.py)."""
+    visible = (PRESETS["fast"], PRESETS["quality"])
+    parameters = sum(sum(p.numel() for p in MobileUNet(p.config).parameters()) for p in visible)
     assert 2 * parameters < 24 * 2**20
 
 
