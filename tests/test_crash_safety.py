@@ -16,6 +16,8 @@ import pytest
 from conftest import TEST_SIZE, run_cli
 from media import audio_packets, chroma_planes, frame_times, luma_planes, write_video
 
+from vidcolor.batch.discover import Job
+from vidcolor.batch.worker import ColorOptions, FileWorker
 from vidcolor.train.evaluate import psnr
 
 CLIP_FRAMES = 600  # 20 s at 30 fps: ten fragments
@@ -87,6 +89,18 @@ def test_rerun_after_kill_9_resumes_to_the_uninterrupted_result(tmp_path: Path, 
     assert all((a == b).all() for a, b in zip(colour[:resumed_at], expected[:resumed_at], strict=True))  # kept
     seam = np.abs(colour[resumed_at] - expected[resumed_at]).mean()  # the smoother warmed up again: no jump
     assert seam < 0.5, seam
+
+
+def test_a_batch_worker_says_it_resumed(tmp_path: Path, long_clip: Path, weights: Path) -> None:
+    """A batch re-run continues a killed file as single-file mode does, and says so (with the frames kept)."""
+    out = tmp_path / "out.mp4"
+    kill_after_fragments(start_run(long_clip, out, "--weights", weights), tmp_path / ".out.mp4.partial.mp4", 200_000)
+    options = ColorOptions(weights=weights, size=TEST_SIZE, backend="cpu", preset="ultrafast")
+    job = Job("video", long_clip, out, "out.mp4", long_clip.stat().st_size)
+    outcome = FileWorker(options, overwrite=False, name="test").run(job)
+    assert outcome.ok and outcome.frames == CLIP_FRAMES, outcome.reason
+    kept = int(re.search(r"resumed a killed run's partial output: its first (\d+) frames kept", outcome.warnings[0])[1])
+    assert 0 < kept < CLIP_FRAMES and len(frame_times(out)) == CLIP_FRAMES
 
 
 def test_changed_settings_start_afresh_and_say_why(tmp_path: Path, long_clip: Path, weights: Path) -> None:

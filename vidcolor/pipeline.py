@@ -61,6 +61,7 @@ class FileResult:
     expected_frames: int | None
     seconds: float
     interrupted: bool
+    resumed_at: int = 0  # frames kept from a killed run's partial output (0: started afresh)
 
     @property
     def fps(self) -> float:
@@ -184,7 +185,8 @@ def colorize_file(
         sidecar.unlink(missing_ok=True)
         if not result[2] and segment is None:  # an interrupted run has said so already; a segment is short
             _warn_if_incomplete(source, result[0], output_path)
-        return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2])
+        return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2],
+                          cut.frames if cut else 0)
     finally:
         source.close()
 

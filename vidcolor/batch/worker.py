@@ -113,7 +113,7 @@ class FileWorker:
 
         self._kept.messages = []
         started = time.perf_counter()
-        frames, reason = 1, ""
+        frames, reason, notes = 1, "", ()
         try:
             if job.kind == "image":
                 colorize_image_file(self.colorizer, job.input, job.output, overwrite=self.overwrite,
@@ -125,7 +125,9 @@ class FileWorker:
                                        saturation=o.saturation, compare=o.compare, segment=job.segment,
                                        on_frames=on_frames)  # fmt: skip
                 frames = result.frames
+                if result.resumed_at:  # said in single-file mode too; a batch re-run should not do it silently
+                    notes = (f"resumed a killed run's partial output: its first {result.resumed_at} frames kept",)
         except Exception as exc:  # a file that trips an unforeseen error fails alone; the batch goes on
             reason = failure_reason(exc)
         return Outcome(job, frames if not reason else 0, time.perf_counter() - started, self.name, reason,
-                       tuple(self._kept.messages))  # fmt: skip
+                       (*notes, *self._kept.messages))  # fmt: skip
