@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import subprocess
@@ -91,6 +92,19 @@ def test_rerun_after_kill_9_resumes_to_the_uninterrupted_result(tmp_path: Path, 
     assert seam < 0.5, seam
 
 
+@pytest.fixture
+def worker_logging() -> Iterator[None]:
+    """A batch worker takes the vidcolor logger over (its notices travel back with its outcomes): give it back,
+    or later tests in this process would see no log records."""
+    logger = logging.getLogger("vidcolor")
+    level, propagate, handlers = logger.level, logger.propagate, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.propagate = propagate
+    logger.handlers[:] = handlers
+
+
+@pytest.mark.usefixtures("worker_logging")
 def test_a_batch_worker_says_it_resumed(tmp_path: Path, long_clip: Path, weights: Path) -> None:
     """A batch re-run continues a killed file as single-file mode does, and says so (with the frames kept)."""
     out = tmp_path / "out.mp4"
