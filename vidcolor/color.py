@@ -121,8 +121,7 @@ def luma_to_lightness_table(full_range: bool, device: torch.device | str = "cpu"
     """
     codes = torch.arange(256, dtype=torch.float64)
     encoded = codes / 255 if full_range else (codes - 16) / 219
-    luminance = srgb_to_linear(encoded.clamp(0.0, 1.0))
-    return (116 * _lab_f(luminance) - 16).to(device=device, dtype=torch.float32)
+    return grey_to_lightness(encoded).to(device=device, dtype=torch.float32)
 
 
 def _chroma_rows(fmt: YuvFormat) -> tuple[tuple[float, float, float, float], ...]:

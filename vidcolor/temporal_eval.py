@@ -22,7 +22,7 @@ from .color import lab_to_rgb, rgb_to_lab
 from .colorizer import Colorizer
 from .sources import FileSource, luma_plane
 from .temporal import TemporalSmoother, pixel_grid
-from .train.data import IR_SUFFIX, RGB_SUFFIX, rgb_partner
+from .train.data import IR_SUFFIX, RGB_SUFFIX, ir_partner, rgb_partner
 
 CDC_GAPS = (1, 2, 4)
 HISTOGRAM_BINS = 64
@@ -39,11 +39,7 @@ def clip_paths(folder: Path) -> list[Path]:
     """The clips of ``folder`` to score: colour clips, and night-vision pairs by their ``*_ir`` clip (the
     ``*_rgb`` clip beside it, frame-synced, is its truth)."""
     clips = sorted(folder.glob("*.mp4"))
-    return [clip for clip in clips if not (clip.stem.endswith(RGB_SUFFIX) and _ir_partner(clip).is_file())]
-
-
-def _ir_partner(rgb_clip: Path) -> Path:
-    return rgb_clip.with_name(rgb_clip.stem.removesuffix(RGB_SUFFIX) + IR_SUFFIX + rgb_clip.suffix)
+    return [clip for clip in clips if not (clip.stem.endswith(RGB_SUFFIX) and ir_partner(clip).is_file())]
 
 
 def _video_frames(source: FileSource) -> Iterator[av.VideoFrame]:
@@ -54,11 +50,11 @@ def load_clip(colorizer: Colorizer, path: Path, frames: int) -> ClipFrames:
     """Luma -> model-input L*, and the true colours resized to the same grid, for the first ``frames``; the
     colours of a ``*_ir`` clip are its ``*_rgb`` partner's."""
     source = FileSource(path)
-    partner = rgb_partner(path) if path.stem.endswith(IR_SUFFIX) and rgb_partner(path).is_file() else None
-    colour_source = FileSource(partner) if partner else source
+    paired = path.stem.endswith(IR_SUFFIX) and rgb_partner(path).is_file()
+    colour_source = FileSource(rgb_partner(path)) if paired else source
     lightness, truth = [], []
     try:
-        colours = _video_frames(colour_source) if partner else None
+        colours = _video_frames(colour_source) if paired else None
         for item in _video_frames(source):
             colour = next(colours, None) if colours else item
             if colour is None:  # the partner ended first

@@ -43,7 +43,12 @@ def list_pairs(folder: str | Path) -> list[Path]:
 
 
 def rgb_partner(ir_frame: Path) -> Path:
+    """``x_ir.webp`` -> ``x_rgb.webp`` (``ir_partner`` the other way)."""
     return ir_frame.with_name(ir_frame.stem.removesuffix(IR_SUFFIX) + RGB_SUFFIX + ir_frame.suffix)
+
+
+def ir_partner(rgb_frame: Path) -> Path:
+    return rgb_frame.with_name(rgb_frame.stem.removesuffix(RGB_SUFFIX) + IR_SUFFIX + rgb_frame.suffix)
 
 
 def read_grey(path: Path) -> torch.Tensor:

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from tqdm import tqdm
 
-from ..color import rgb_to_lab
+from ..color import grey_to_lightness, rgb_to_lab
 from ..errors import WeightsError
 from ..models.checkpoint import load_model, save_checkpoint
 from ..models.mobile_unet import MobileUNet
@@ -114,8 +114,7 @@ def pair_batch(pairs: torch.Tensor, device: torch.device) -> tuple[torch.Tensor,
     mean = grey.mean(dim=(2, 3), keepdim=True)
     grey = (grey - mean) * gain + mean + torch.empty(shape, device=device).uniform_(-SENSOR_OFFSET, SENSOR_OFFSET)
     grey = grey + torch.randn_like(grey) * torch.empty(shape, device=device).uniform_(0, SENSOR_NOISE)
-    lightness = rgb_to_lab(grey.clamp(0, 255).expand(-1, 3, -1, -1) / 255)[:, :1]
-    return lightness, rgb_to_lab(rgb / 255)[:, 1:]
+    return grey_to_lightness(grey / 255), rgb_to_lab(rgb / 255)[:, 1:]
 
 
 def estimate_rebalancing(images: list, mix: float, device: torch.device, seed: int) -> Rebalancing:
