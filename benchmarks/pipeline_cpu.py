@@ -153,12 +153,12 @@ def profile_stages(clip: Path, colorizer: Colorizer, repeats: int) -> dict[str, 
             colorizer.backend.infer(x)
         model_ms.append((time.perf_counter() - started) / n * 1e3)
 
-    colorizer.chroma_planes(lumas[0][None, :h, :w], fmt)
+    colorizer.planes(lumas[0][None, :h, :w], fmt)
     chroma_ms = []
     for _ in range(repeats):
         started = time.perf_counter()
         for luma in lumas[:n]:
-            colorizer.chroma_planes(luma[None, :h, :w], fmt)
+            colorizer.planes(luma[None, :h, :w], fmt)
         chroma_ms.append((time.perf_counter() - started) / n * 1e3)
 
     return {
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  decode to luma (alone)        : {profile['decode_to_luma_ms_per_frame']:8.2f} ms")
         print(f"  model alone (backend.infer)   : {profile['model_only_ms_per_frame_best']:8.2f} ms"
               f"  = {profile['model_only_fps_best']:.2f} fps")
-        print(f"  colour step (chroma_planes)   : {profile['chroma_planes_ms_per_frame_best']:8.2f} ms"
+        print(f"  colour step (planes)          : {profile['chroma_planes_ms_per_frame_best']:8.2f} ms"
               f"  = {profile['chroma_planes_fps_best']:.2f} fps")
 
     if args.json:

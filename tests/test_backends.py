@@ -32,7 +32,8 @@ def model(weights):
 
 
 ARCHITECTURES = {"fast": PRESETS["fast"].config, "quality": PRESETS["quality"].config,
-                 "fast-bins": replace(PRESETS["fast"].config, ab_bins=True)}  # fmt: skip
+                 "fast-bins": replace(PRESETS["fast"].config, ab_bins=True),
+                 "night-daylight": replace(PRESETS["fast"].config, ab_bins=True, predict_lightness=True)}  # fmt: skip
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)

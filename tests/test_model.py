@@ -24,10 +24,11 @@ def test_shapes_and_ab_range(config):
     model = untrained(config)
     with torch.no_grad():
         ab = model(torch.rand(2, 1, 64, 96) * 100)
-        low = model.head_output(torch.rand(2, 1, 64, 96) * 100)
+        low, daylight = model.head_output(torch.rand(2, 1, 64, 96) * 100)
     assert ab.shape == (2, 2, 64, 96)
     assert ab.abs().max() <= 110.0
     assert low.shape[-2:] == (64 // config.output_stride, 96 // config.output_stride)
+    assert daylight is None  # visible-light presets keep the picture's lightness
 
 
 def test_a_fresh_network_starts_grey():

@@ -172,7 +172,7 @@ def measure(
     full_range = info.yuv.full_range
     frames = len(lumas) - len(lumas) % batch
     batches = [np.stack(lumas[i : i + batch]) for i in range(0, frames, batch)]
-    colorizer.chroma_planes(batches[0], info.yuv)  # warm-up: kernel choice, CUDA graph capture
+    colorizer.planes(batches[0], info.yuv)  # warm-up: kernel choice, CUDA graph capture
 
     fps: dict[str, float] = {"decode": decode_fps}
     uploaded, seconds = _timed(device, lambda: [colorizer.upload(b) for b in batches])

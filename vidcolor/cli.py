@@ -22,7 +22,7 @@ from .compare import COMPARE_MODES
 from .errors import InputError, VidcolorError, first_line
 from .images import colorize_image_file, colorize_image_folder, is_image_path
 from .models import SIZE_MULTIPLE
-from .models.presets import MODEL_NAMES, PRECISIONS, PRESETS, SENSORS
+from .models.presets import MODEL_NAMES, PRECISIONS, PRESETS, RENDERS, SENSORS
 from .models.tflite_import import DEFAULT_TFLITE
 from .safe_output import check_output, check_video_suffix
 from .temporal import DEFAULT_SMOOTH
@@ -121,6 +121,9 @@ def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True)
     parser.add_argument("--sensor", choices=SENSORS, default="visible",
                         help="the camera: visible light (default), thermal (white-hot), thermal-blackhot, or nir (an "
                              "infrared-lit CCTV camera at night): night vision runs a model of its own")  # fmt: skip
+    parser.add_argument("--render", choices=RENDERS, default="auto",
+                        help="night vision: sensor keeps the camera's brightness and adds colour; daylight shows "
+                             "the lightness the scene would have by day (auto: the sensor's default, README)")
     parser.add_argument("--size", type=_model_size, help="model working size, short side (default: the model's)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="int8: the shipped model quantized, on onnxruntime (1.6x as fast on a CPU); auto: int8 "
@@ -132,7 +135,7 @@ def _add_model_options(parser: argparse.ArgumentParser, *, backend: bool = True)
 def _colorizer(args: argparse.Namespace, backend: str | None = None) -> Colorizer:
     """The colorizer the model options ask for (``backend`` where the command names it per case)."""
     return Colorizer(backend=backend or args.backend, size=args.size, weights=args.weights, model=args.model,
-                     precision=args.precision, sensor=args.sensor)  # fmt: skip
+                     precision=args.precision, sensor=args.sensor, render=args.render)  # fmt: skip
 
 
 def _add_smooth_option(parser: argparse.ArgumentParser) -> None:
@@ -231,6 +234,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sensor", choices=("visible", "thermal", "nir"), default="visible",
                         help="thermal, nir: DATA holds *_ir frames beside their aligned *_rgb colour frames "
                              "(default: visible, colour photos)")  # fmt: skip
+    parser.add_argument("--daylight", action="store_true",
+                        help="with --sensor: learn the colour frames' lightness too, for --render daylight")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
     _add_message_flags(parser)
@@ -245,7 +250,7 @@ def _train(args: argparse.Namespace) -> int:
         model=args.model, ab_bins=args.bins, encoder=str(args.encoder), finetune_from=args.finetune_from,
         batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers,
         threads=args.threads, seed=args.seed, init_from=args.init_from and str(args.init_from),
-        source_cap=args.source_cap, sensor=args.sensor,
+        source_cap=args.source_cap, sensor=args.sensor, daylight=args.daylight,
     )  # fmt: skip
     command = shlex.join(["vidcolor", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
     summary = train(config, resume=args.resume, progress_bar=not args.quiet, command=command)
@@ -579,7 +584,7 @@ def _batch(args: argparse.Namespace) -> int:
     from . import batch
 
     options = batch.ColorOptions(model=args.model, weights=args.weights, size=args.size, precision=args.precision,
-                                 sensor=args.sensor,
+                                 sensor=args.sensor, render=args.render,
                                  backend=args.backend, batch=args.batch, smooth=args.smooth, crf=args.crf,
                                  preset=args.preset, saturation=args.saturation, compare=args.compare)  # fmt: skip
     result = batch.run(

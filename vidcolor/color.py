@@ -124,6 +124,14 @@ def luma_to_lightness_table(full_range: bool, device: torch.device | str = "cpu"
     return grey_to_lightness(encoded).to(device=device, dtype=torch.float32)
 
 
+def lightness_to_luma(lightness: torch.Tensor, full_range: bool) -> torch.Tensor:
+    """L* (any shape) -> the uint8 Y' code of the neutral grey with that lightness: ``luma_to_lightness_table``'s
+    inverse, for pictures whose lightness is made (the daylight rendering), not read."""
+    grey = lightness_to_grey(lightness.float())
+    codes = grey * 255 if full_range else 16 + grey * 219
+    return codes.round().clamp(0, 255).to(torch.uint8)
+
+
 def _chroma_rows(fmt: YuvFormat) -> tuple[tuple[float, float, float, float], ...]:
     """The affine map R'G'B' in [0, 1] -> (Cb, Cr) codes: a row per plane, the offset last."""
     kr, kg, kb = luma_weights(fmt.matrix)

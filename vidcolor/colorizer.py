@@ -19,6 +19,7 @@ from .color import (
     lab_to_chroma,
     lab_to_rgb,
     lightness_to_grey,
+    lightness_to_luma,
     luma_to_lightness_table,
     luma_weights,
     rgb_to_lab,
@@ -32,8 +33,10 @@ from .models.presets import (
     DEFAULT_SIZE,
     ModelName,
     Precision,
+    Render,
     Sensor,
     choose_preset,
+    choose_render,
     shipped_int8,
     shipped_weights,
 )
@@ -44,12 +47,14 @@ log = logging.getLogger("vidcolor")
 
 @dataclass(frozen=True)
 class Prediction:
-    """What the model thread hands on: full-size L* (B, 1, H, W), the working-size L* the model saw (B, 1, h, w),
-    which guides the colour back to full size, and a*b* (B, 2, h, w) at the working size."""
+    """What the model thread hands on: full-size L* (B, 1, H, W), the working-size L* (B, 1, h, w), which guides
+    the colour back to full size, and a*b* (B, 2, h, w) at the working size. Both L* are the picture's own, or,
+    ``relit`` (the daylight rendering), the model's daylight lightness brought to full size along the picture's."""
 
     lightness: torch.Tensor
     model_lightness: torch.Tensor
     ab: torch.Tensor
+    relit: bool = False
 
 
 def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -68,13 +73,14 @@ class Colorizer:
     threads on a CPU (default: all cores but one; each of several workers on one machine gets its share).
     ``refine`` brings a*b* to the output's size along its luma's edges (``guided_upsample``); off, bilinearly,
     for comparing the two. ``sensor`` ``thermal`` (white-hot), ``thermal-blackhot`` or ``nir`` picks the model
-    trained on that kind of night-vision frame (``model`` then stays ``auto``); the picture keeps its own
-    brightness, colour is added."""
+    trained on that kind of night-vision frame (``model`` then stays ``auto``). ``render`` ``sensor`` keeps the
+    picture's own brightness and adds colour; ``daylight`` (night models) shows the lightness the scene would
+    have by day, which that model predicts too; ``auto`` is each sensor's default (``choose_render``)."""
 
     def __init__(
         self, *, backend: BackendName = "auto", size: int | None = None, weights: str | Path | None = None,
         model: ModelName = "auto", precision: Precision = "auto", threads: int | None = None, refine: bool = True,
-        sensor: Sensor = "visible",
+        sensor: Sensor = "visible", render: Render = "auto",
     ) -> None:  # fmt: skip
         check_backend(backend)
         int8_graph = None
@@ -94,10 +100,12 @@ class Colorizer:
             raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
         self.size, self.refine, self.sensor = size, refine, sensor
         self.weights_sha256 = hashlib.sha256(Path(weights).read_bytes()).hexdigest()  # tells a resumed run's model
-        self.backend = create_backend(backend, load_model(weights), int8_graph=int8_graph, threads=threads)
+        network = load_model(weights)
+        self.render = choose_render(render, sensor, getattr(network.config, "predict_lightness", False))
+        self.backend = create_backend(backend, network, int8_graph=int8_graph, threads=threads)
         self._lightness_tables: dict[bool, torch.Tensor] = {}
         log.info("backend %s, model %s, working size %d%s", self.backend.describe(), self.model_name, size,
-                 "" if sensor == "visible" else f", sensor {sensor}")  # fmt: skip
+                 "" if sensor == "visible" else f", sensor {sensor}, {self.render} rendering")  # fmt: skip
 
     @property
     def device(self) -> torch.device:
@@ -109,11 +117,25 @@ class Colorizer:
         return F.interpolate(lightness, size=size, mode="bilinear", antialias=True, align_corners=False)
 
     def infer(self, model_input: torch.Tensor) -> torch.Tensor:
-        """L* at the working size -> a*b*: a black-hot thermal frame is shown to its white-hot model inverted (as
-        the grey it is on screen, so the tones are the camera's); the picture keeps its own L*."""
+        """L* at the working size -> a*b*, and daylight L* after it where the rendering is daylight: a black-hot
+        thermal frame is shown to its white-hot model inverted (as the grey it is on screen, so the tones are the
+        camera's)."""
         if self.sensor == "thermal-blackhot":
             model_input = grey_to_lightness(1 - lightness_to_grey(model_input))
-        return self.backend.infer(model_input)
+        out = self.backend.infer(model_input)
+        return out if self.render == "daylight" else out[:, :2]
+
+    def _prediction(self, lightness: torch.Tensor, smoother: TemporalSmoother | None = None) -> Prediction:
+        """Full-size L* (B, 1, H, W) -> its prediction; daylight L* goes to full size along the picture's edges."""
+        model_input = self.model_input(lightness)
+        out = self.infer(model_input)
+        if smoother is not None:
+            out = smoother(model_input, out)
+        if self.render == "sensor":
+            return Prediction(lightness, model_input, out)
+        daylight = out[:, 2:].clamp(0.0, 100.0)
+        relit = self._upsample(daylight, model_input, lightness).clamp(0.0, 100.0)
+        return Prediction(relit, daylight, out[:, :2], relit=True)
 
     def upload(self, luma: np.ndarray) -> torch.Tensor:
         """uint8 Y' planes (B, H, W) -> the same on ``device``: the only upload per frame."""
@@ -128,12 +150,16 @@ class Colorizer:
             self._lightness_tables[full_range] = luma_to_lightness_table(full_range, self.device)
         return self._lightness_tables[full_range][luma.long()].unsqueeze(1)
 
-    def upsample_ab(self, prediction: Prediction, lightness: torch.Tensor) -> torch.Tensor:
-        """The prediction's a*b* at the size of ``lightness`` (B, 1, H, W), the L* it is to colour: guided by it
-        where ``refine``, else bilinear."""
+    def _upsample(self, planes: torch.Tensor, guide_low: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        """Working-size planes predicted from the L* ``guide_low`` -> at the size of the L* ``guide``: along its
+        edges where ``refine``, else bilinear."""
         if self.refine:
-            return guided_upsample(prediction.ab, prediction.model_lightness, lightness)
-        return F.interpolate(prediction.ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+            return guided_upsample(planes, guide_low, guide)
+        return F.interpolate(planes, size=guide.shape[-2:], mode="bilinear", align_corners=False)
+
+    def upsample_ab(self, prediction: Prediction, lightness: torch.Tensor) -> torch.Tensor:
+        """The prediction's a*b* at the size of ``lightness`` (B, 1, H, W), the L* it is to colour."""
+        return self._upsample(prediction.ab, prediction.model_lightness, lightness)
 
     def chroma_from(self, prediction: Prediction, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
         """A prediction -> uint8 Cb, Cr (B, ceil(H/2), ceil(W/2)) of its full-size L* (B, 1, H, W), on device."""
@@ -147,12 +173,14 @@ class Colorizer:
 
         ``smoother`` carries one stream's colour history from call to call.
         """
-        lightness = self.lightness_from_luma(self.upload(luma), fmt.full_range)
-        model_input = self.model_input(lightness)
-        ab = self.infer(model_input)
-        if smoother is not None:
-            ab = smoother(model_input, ab)
-        return Prediction(lightness, model_input, ab)
+        return self._prediction(self.lightness_from_luma(self.upload(luma), fmt.full_range), smoother)
+
+    def luma(self, prediction: Prediction, luma: np.ndarray, fmt: YuvFormat) -> np.ndarray:
+        """The uint8 Y' planes (B, H, W) in ``fmt`` to show with the prediction's chroma: ``luma``, the picture's
+        own, unless the prediction is relit."""
+        if not prediction.relit:
+            return luma
+        return lightness_to_luma(prediction.lightness[:, 0], fmt.full_range).cpu().numpy()
 
     def chroma(
         self, prediction: Prediction, fmt: YuvFormat, saturation: float = 1.0
@@ -166,17 +194,20 @@ class Colorizer:
         low, high = chroma_range(fmt)
         return tuple(scale_saturation(plane.cpu().numpy(), 128, saturation, low, high) for plane in (cb, cr))
 
-    def chroma_planes(
+    def planes(
         self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None,
         output: YuvFormat | None = None, saturation: float = 1.0,
-    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """``predict`` then ``chroma`` in one call. The chroma is in ``fmt`` unless ``output`` names another
-        format (live mode shows full-range BT.601, whatever the camera sends)."""
-        return self.chroma(self.predict(luma, fmt, smoother), output or fmt, saturation)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """uint8 Y' (B, H, W) in ``fmt`` -> the colour picture's Y', Cb, Cr: ``predict``, ``luma`` and ``chroma``
+        in one call. The picture is in ``fmt`` unless ``output`` names another format (live mode shows full-range
+        BT.601, whatever the camera sends); the input's own Y' is returned as it came."""
+        prediction = self.predict(luma, fmt, smoother)
+        cb, cr = self.chroma(prediction, output or fmt, saturation)
+        return self.luma(prediction, luma, output or fmt), cb, cr
 
     def colorize_image(self, image: np.ndarray, saturation: float = 1.0) -> np.ndarray:
         """Grey (H, W) or RGB (H, W, 3), uint8 or uint16 -> RGB (H, W, 3) of the same type; the output keeps the
-        input's L* (all 16 bits of a deep scan, not a rounding to 8) where ``saturation`` is 1."""
+        input's L* (all 16 bits of a deep scan, not a rounding to 8) where ``saturation`` is 1, unless relit."""
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or (
             image.ndim == 3 and image.shape[2] != 3
         ):
@@ -186,10 +217,9 @@ class Colorizer:
         scale = float(np.iinfo(image.dtype).max)
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
         rgb = torch.from_numpy(rgb.astype(np.float32)).to(self.device).permute(2, 0, 1) / scale
-        lightness = rgb_to_lab(rgb)[:1].unsqueeze(0)  # (1, 1, H, W)
-        model_input = self.model_input(lightness)
-        ab = self.upsample_ab(Prediction(lightness, model_input, self.infer(model_input)), lightness)
-        out = lab_to_rgb(torch.cat((lightness, ab), dim=1))[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
+        prediction = self._prediction(rgb_to_lab(rgb)[:1].unsqueeze(0))  # from L* (1, 1, H, W)
+        ab = self.upsample_ab(prediction, prediction.lightness)
+        out = lab_to_rgb(torch.cat((prediction.lightness, ab), dim=1))[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
         luma = out @ np.array(luma_weights("bt601"), dtype=np.float32)
         out = scale_saturation(out, luma[..., None], saturation, 0.0, 1.0)
         return np.rint(out * scale).astype(image.dtype)

@@ -35,14 +35,15 @@ def compose(mode: CompareMode, grey: np.ndarray, colour: np.ndarray, at: int) ->
 
 
 def compose_yuv(
-    mode: CompareMode, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray, white: int
+    mode: CompareMode, grey: np.ndarray, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray, white: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """4:2:0 planes of one picture -> the composed picture's planes; the grey half has neutral chroma."""
+    """The input's Y' and the 4:2:0 planes of its colour picture (whose Y' is the input's, or its daylight
+    relighting) -> the composed picture's planes; the grey half has neutral chroma."""
     if mode == "off":
         return luma, cb, cr
     at = colour_left(mode, luma.shape[1])
     neutral = np.full_like(cb, 128)
-    planes = compose(mode, luma, luma, at), compose(mode, neutral, cb, at // 2), compose(mode, neutral, cr, at // 2)
+    planes = compose(mode, grey, luma, at), compose(mode, neutral, cb, at // 2), compose(mode, neutral, cr, at // 2)
     if mode == "split":
         planes[0][:, max(0, at - _LINE_WIDTH) : at] = white
     return planes

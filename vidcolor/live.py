@@ -101,11 +101,13 @@ class LiveStats:
 
 @dataclass(frozen=True)
 class ColourPicture:
-    """One colorized frame at source size: full-range Y' and 4:2:0 Cb, Cr (DISPLAY_FORMAT)."""
+    """One colorized frame at source size: full-range Y' and 4:2:0 Cb, Cr (DISPLAY_FORMAT), and the camera's own
+    Y' (``grey``: the same plane, unless the daylight rendering relit it)."""
 
     luma: np.ndarray
     cb: np.ndarray
     cr: np.ndarray
+    grey: np.ndarray
 
     def bgr(self) -> np.ndarray:
         size = (self.luma.shape[1], self.luma.shape[0])
@@ -187,9 +189,10 @@ class LiveSession:
             luma, full_range = self._clahe.apply(luma), True  # the equalized luma is what is shown
         source_format = YuvFormat(full_range=full_range, matrix="bt601")  # only Y' is read: the matrix is moot
         smoother = self.smoother if self.smoothing else None
-        cb, cr = self.colorizer.chroma_planes(luma[None], source_format, smoother, output=DISPLAY_FORMAT,
-                                              saturation=self.saturation)  # fmt: skip
-        return ColourPicture(luma if full_range else _LIMITED_TO_FULL[luma], cb[0], cr[0])
+        prediction = self.colorizer.predict(luma[None], source_format, smoother)
+        cb, cr = self.colorizer.chroma(prediction, DISPLAY_FORMAT, self.saturation)
+        grey = luma if full_range else _LIMITED_TO_FULL[luma]
+        return ColourPicture(self.colorizer.luma(prediction, grey[None], DISPLAY_FORMAT)[0], cb[0], cr[0], grey)
 
     def toggle_smoothing(self) -> None:
         self.smoothing = not self.smoothing
@@ -202,7 +205,7 @@ class LiveSession:
         colour = picture.bgr()
         if not self.side_by_side:
             return colour
-        return np.hstack((cv2.cvtColor(picture.luma, cv2.COLOR_GRAY2BGR), colour))
+        return np.hstack((cv2.cvtColor(picture.grey, cv2.COLOR_GRAY2BGR), colour))
 
 
 def stats_lines(stats: LiveStats, capture: Capture, backend: str, session: LiveSession) -> list[str]:
@@ -280,7 +283,7 @@ def _check_no_cut_recording(path: Path, *, overwrite: bool) -> None:
 
 def _record(recorder: Recorder, picture: ColourPicture, at_seconds: float, lines: list[str] | None) -> None:
     if lines is not None:
-        picture = ColourPicture(picture.luma.copy(), picture.cb.copy(), picture.cr.copy())
+        picture = ColourPicture(picture.luma.copy(), picture.cb.copy(), picture.cr.copy(), picture.grey)
         draw_lines_yuv(picture.luma, picture.cb, picture.cr, lines)
     recorder.write(picture, round(at_seconds * 1000))
 

@@ -151,7 +151,8 @@ def colorize_file(
         if encoded_size(*size) != size:
             log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d", *size, *encoded_size(*size))
         settings = {"model": colorizer.model_name, "weights_sha256": colorizer.weights_sha256,
-                    "sensor": colorizer.sensor, "backend": colorizer.backend.NAME, "size": colorizer.size,
+                    "sensor": colorizer.sensor, "render": colorizer.render, "backend": colorizer.backend.NAME,
+                    "size": colorizer.size,
                     "smooth": smooth, "crf": crf, "preset": preset, "overlay_fps": overlay_fps,
                     "saturation": saturation, "compare": compare}  # fmt: skip
         if segment is not None:  # a partial of another segment is not continued
@@ -381,18 +382,19 @@ class _FramePictures:
         planes = iter(())
         if batch.prediction is not None:
             cb, cr = self._colorizer.chroma(batch.prediction, self._format, self._saturation)
-            planes = zip(batch.luma, cb, cr, strict=True)
+            shown = self._colorizer.luma(batch.prediction, batch.luma, self._format)
+            planes = zip(batch.luma, shown, cb, cr, strict=True)
             self._colorized += len(cb)
         for item in batch.items:
             if isinstance(item, av.Packet):
                 yield item
                 continue
-            luma, cb, cr = next(planes)
+            source, luma, cb, cr = next(planes)
             if not item.warm_up:  # warm-up frames only bring the smoother to where it was
-                yield *self._picture(luma, cb, cr), item.pts, item.duration or self._default_duration
+                yield *self._picture(source, luma, cb, cr), item.pts, item.duration or self._default_duration
 
-    def _picture(self, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple[np.ndarray, ...]:
-        planes = compose_yuv(self._compare, luma, cb, cr, self._white)
+    def _picture(self, source: np.ndarray, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple[np.ndarray, ...]:
+        planes = compose_yuv(self._compare, source, luma, cb, cr, self._white)
         if self._overlay_fps:
             rate = f"{self._colorized / (time.perf_counter() - self._started):.1f} fps | {self._colorizer.backend.NAME}"
             if self._compare == "off":

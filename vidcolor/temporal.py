@@ -54,7 +54,8 @@ class TemporalSmoother:
         self._history = None
 
     def __call__(self, lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """L* (B, 1, h, w) and predicted a*b* (B, 2, h, w), frames in order -> smoothed a*b* (B, 2, h, w)."""
+        """L* (B, 1, h, w) and predicted a*b* (B, 2, h, w), frames in order -> smoothed a*b* (B, 2, h, w). Any
+        planes after a*b* (the daylight rendering's L*) are smoothed with them: (B, C, h, w)."""
         if self.strength == 0.0:
             return ab
         levels = (lightness[:, 0] * 2.55).round().clamp(0, 255).to(torch.uint8).cpu().numpy()

@@ -3,7 +3,8 @@
 Each clip is colorized from its luma alone at the model's working size. Reported per clip and averaged:
 CDC (colour distribution consistency: Jensen-Shannon divergence of a*, b* histograms between frames 1, 2 and 4
 apart), warping error (a*b* of frame t against frame t-1 warped by flow computed on the TRUE colour frames,
-occluded pixels masked by a forward-backward check), PSNR of the RGB against the truth, and the smoother's cost.
+occluded pixels masked by a forward-backward check), PSNR of the RGB against the truth (with the L* the output
+shows: the picture's own, or the daylight rendering's), and the smoother's cost.
 """
 
 from __future__ import annotations
@@ -120,9 +121,8 @@ def _rgb(lab: np.ndarray) -> np.ndarray:
     return (lab_to_rgb(torch.from_numpy(lab).double()).numpy() * 255).round()
 
 
-def psnr_to_truth(ab: np.ndarray, truth_lab: np.ndarray) -> float:
-    predicted = np.concatenate((truth_lab[:, :1], ab), axis=1)
-    mse = np.mean((_rgb(predicted) - _rgb(truth_lab)) ** 2)
+def psnr_to_truth(lab: np.ndarray, truth_lab: np.ndarray) -> float:
+    mse = np.mean((_rgb(lab) - _rgb(truth_lab)) ** 2)
     return float(10 * np.log10(255.0**2 / mse))
 
 
@@ -134,7 +134,7 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
     clip = load_clip(colorizer, path, frames)
     predicted = [colorizer.infer(x[None].to(colorizer.device)).cpu() for x in clip.lightness]
     flows = _true_flows(clip.truth_lab)
-    runs = {"truth": clip.truth_lab[:, 1:]}
+    runs = {"truth": clip.truth_lab}  # L*a*b* (T, 3, h, w) of each run
     cost_ms: dict[str, float] = {}
     resets: dict[str, list[int]] = {}  # frames where each smoother dropped its history (scene cuts)
     for strength in [0.0, *strengths]:
@@ -144,18 +144,20 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
         started = time.perf_counter()
         for index, (lightness, ab) in enumerate(zip(clip.lightness, predicted, strict=True)):
             cuts_before = smoother.cuts
-            outputs.append(smoother(lightness[None], ab)[0].numpy())
+            out = smoother(lightness[None], ab)[0].numpy()  # a*b*, and daylight L* where the model relights
+            outputs.append(np.concatenate((out[2:] if len(out) == 3 else lightness.numpy(), out[:2])))
             if smoother.cuts > cuts_before:
                 resets[name].append(index)
         cost_ms[name] = (time.perf_counter() - started) / len(outputs) * 1e3
         runs[name] = np.stack(outputs)
-    scores = {name: {"cdc": cdc(ab), "warping_error": warping_error(ab, flows)} for name, ab in runs.items()}
-    for name, ab in runs.items():
+    scores = {name: {"cdc": cdc(lab[:, 1:]), "warping_error": warping_error(lab[:, 1:], flows)}
+              for name, lab in runs.items()}  # fmt: skip
+    for name, lab in runs.items():
         if name != "truth":
-            scores[name]["psnr"] = psnr_to_truth(ab, clip.truth_lab)
+            scores[name]["psnr"] = psnr_to_truth(lab, clip.truth_lab)
             scores[name]["smoother_ms"] = cost_ms[name]
     return {"clip": path.name, "frames": len(clip.lightness), "size": list(clip.lightness.shape[-2:]),
-            "scores": scores, "cuts": resets, "_runs": runs, "_truth_l": clip.truth_lab[:, 0]}  # fmt: skip
+            "scores": scores, "cuts": resets, "_runs": runs}  # fmt: skip
 
 
 def strip(result: dict, names: list[str], path: Path, rows: int = 4) -> None:
@@ -164,15 +166,11 @@ def strip(result: dict, names: list[str], path: Path, rows: int = 4) -> None:
     The first frame after each cut the smoothed run found is shown too: that is where a trail from the old
     shot would be.
     """
-    runs, lightness = result["_runs"], result["_truth_l"]
-    evenly = np.linspace(0, len(lightness) - 1, rows).round().astype(int)
+    runs = result["_runs"]
+    evenly = np.linspace(0, len(runs["truth"]) - 1, rows).round().astype(int)
     picks = sorted({*evenly.tolist(), *result["cuts"].get(names[1], [])})
-    grid = [np.concatenate([_tile(runs[name][t], lightness[t]) for name in names], axis=1) for t in picks]
+    grid = [np.concatenate([_rgb(runs[name][t]).transpose(1, 2, 0) for name in names], axis=1) for t in picks]
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(grid, axis=0).astype(np.uint8), cv2.COLOR_RGB2BGR))
-
-
-def _tile(ab: np.ndarray, lightness: np.ndarray) -> np.ndarray:
-    return _rgb(np.concatenate((lightness[None], ab), axis=0)).transpose(1, 2, 0)
 
 
 def summarise(results: list[dict]) -> dict[str, dict[str, float]]:

@@ -35,7 +35,8 @@ def leave_host_cores_to_codecs() -> None:
 
 
 class Backend(ABC):
-    """Runs the colorizer: L* (B, 1, H, W) float32 in [0, 100] -> a*b* (B, 2, H, W) float32.
+    """Runs the colorizer: L* (B, 1, H, W) float32 in [0, 100] -> a*b* (B, 2, H, W) float32, and daylight L* after
+    it (B, 3, H, W) for a model that predicts lightness.
 
     Inputs and outputs live on ``device``; H and W are multiples of the model's size multiple.
     """

@@ -111,13 +111,14 @@ class TensorRTBackend(Backend):
         if not self.profile.accepts(shape):
             raise ValueError(f"input {shape} is outside the engine's profile ({self.profile.tag()})")
         source = lightness.to(self.device, torch.float32).contiguous()
-        ab = torch.empty((shape[0], 2, *shape[2:]), device=self.device, dtype=torch.float32)
         self._context.set_input_shape(INPUT_NAME, shape)
+        # a*b*, or a*b* and daylight L*: the engine says how many planes for this input
+        out = torch.empty(tuple(self._context.get_tensor_shape(OUTPUT_NAME)), device=self.device, dtype=torch.float32)
         self._context.set_tensor_address(INPUT_NAME, source.data_ptr())
-        self._context.set_tensor_address(OUTPUT_NAME, ab.data_ptr())
+        self._context.set_tensor_address(OUTPUT_NAME, out.data_ptr())
         if not self._context.execute_async_v3(torch.cuda.current_stream(self.device).cuda_stream):
             raise RuntimeError("TensorRT execution failed")
-        return ab
+        return out
 
     def describe(self) -> str:
         return f"tensorrt ({torch.cuda.get_device_name(self.device)}, TensorRT {trt.__version__}, {PRECISION})"

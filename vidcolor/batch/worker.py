@@ -18,7 +18,7 @@ from ..colorizer import Colorizer
 from ..compare import CompareMode
 from ..errors import VidcolorError, first_line
 from ..images import colorize_image_file
-from ..models.presets import ModelName, Precision, Sensor
+from ..models.presets import ModelName, Precision, Render, Sensor
 from ..temporal import DEFAULT_SMOOTH
 from .discover import Job
 
@@ -41,6 +41,7 @@ class ColorOptions:
     saturation: float = 1.0
     compare: CompareMode = "off"
     sensor: Sensor = "visible"
+    render: Render = "auto"
 
     def settings(self) -> dict[str, object]:
         """What the manifest compares across runs: the options, with the weights file as its digest."""
@@ -51,7 +52,8 @@ class ColorOptions:
 
     def colorizer(self, threads: int | None = None) -> Colorizer:
         return Colorizer(backend=self.backend, size=self.size, weights=self.weights, model=self.model,
-                         precision=self.precision, threads=threads, sensor=self.sensor)  # fmt: skip
+                         precision=self.precision, threads=threads, sensor=self.sensor,
+                         render=self.render)  # fmt: skip
 
 
 def failure_reason(exc: Exception) -> str:

@@ -5,6 +5,9 @@ its semantics without colour (66 % top-1 on grey photos). The decoder climbs bac
 skip tap at each scale; the pooled 1280-d scene descriptor joins at the bottleneck ("classifier fusion"), so
 a whole-picture guess (beach, kitchen, forest) can steer local colours. a*b* leaves at the decoder's last
 stride and is upsampled bilinearly: colour is smooth, and the output's detail comes from the input's own luma.
+
+A night-vision model may predict lightness too (``predict_lightness``, the *daylight* rendering): a correction of
+the sensor's L* at the same stride, added to it, so the untrained head starts from the sensor's own picture.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class MobileUNetConfig:
     render_temperature: float = ANNEALING_TEMPERATURE  # bins head: the annealed mean's temperature
     render_boost: float = 0.0  # bins head: how far the data's a*b* prior is divided out at render time
     render_chroma: float = 0.0  # bins head: how far the mean's chroma moves toward the expected chroma (0..1)
+    predict_lightness: bool = False  # also the scene's daylight L*, a third output channel after a*b*
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.decoder_widths) <= len(TAP_CHANNELS):
@@ -44,7 +48,8 @@ class MobileUNetConfig:
 
 
 class MobileUNet(nn.Module):
-    """L* (B, 1, H, W) in [0, 100] -> a*b* (B, 2, H, W); H and W multiples of SIZE_MULTIPLE."""
+    """L* (B, 1, H, W) in [0, 100] -> a*b* (B, 2, H, W), or a*b* and daylight L* (B, 3, H, W) where
+    ``predict_lightness``; H and W multiples of SIZE_MULTIPLE."""
 
     def __init__(self, config: MobileUNetConfig = MobileUNetConfig(), encoder: MobileNetV2 | None = None) -> None:
         super().__init__()
@@ -61,8 +66,12 @@ class MobileUNet(nn.Module):
         self.head = (
             nn.Conv2d(widths[-1], BINS_PER_AXIS**2, 1) if config.ab_bins else nn.Conv2d(widths[-1], 2, 3, padding=1)
         )
-        nn.init.zeros_(self.head.weight)  # start from grey (or a uniform spread of bins): no colour beats a random one
-        nn.init.zeros_(self.head.bias)
+        # relight: a 3x3 over the last features, like the regression head (one output: cheap)
+        self.relight = nn.Conv2d(widths[-1], 1, 3, padding=1) if config.predict_lightness else None
+        for layer in (self.head, self.relight):  # the head starts from grey (or a uniform spread of bins): no
+            if layer is not None:  # colour beats a random one; relight from the sensor's own lightness
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         if config.ab_bins:  # the training data's a*b* distribution over the bins, set by training
             self.register_buffer("ab_prior", torch.full((BINS_PER_AXIS**2,), 1.0 / BINS_PER_AXIS**2))
             self.register_buffer("rendered_bins", torch.arange(BINS_PER_AXIS**2), persistent=False)
@@ -91,22 +100,33 @@ class MobileUNet(nn.Module):
             x = up(torch.cat((x, skip), dim=1))
         return x
 
-    def head_output(self, lightness: torch.Tensor) -> torch.Tensor:
-        """What the loss sees, at the output stride s: a*b* (B, 2, H/s, W/s), or bin logits (B, Q, H/s, W/s)."""
-        out = self.head(self.decode(lightness))
-        return out if self.config.ab_bins else torch.tanh(out) * self.config.ab_scale
+    def daylight(self, features: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:
+        """The decoder's features and the input L* -> daylight L* (B, 1, H/s, W/s): the input's, corrected."""
+        stride = lightness.shape[-1] // features.shape[-1]
+        return F.avg_pool2d(lightness, stride) + self.relight(features)  # pooling: ONNX has no "area" resize
+
+    def head_output(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the losses see, at the output stride s: a*b* (B, 2, H/s, W/s) or bin logits (B, Q, H/s, W/s);
+        and daylight L* (B, 1, H/s, W/s) where ``predict_lightness``, else None."""
+        features = self.decode(lightness)
+        out = self.head(features)
+        colour = out if self.config.ab_bins else torch.tanh(out) * self.config.ab_scale
+        return colour, self.daylight(features, lightness) if self.relight is not None else None
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        if self.config.ab_bins:
-            config = self.config
+        config = self.config
+        features = self.decode(lightness)
+        if config.ab_bins:
             bias = prior_bias(self.ab_prior, config.render_boost) if config.render_boost else None
             bins = self.rendered_bins
             weight, head_bias = sharpened_head(self.head.weight[bins], self.head.bias[bins], config.render_temperature,
                                                None if bias is None else bias[bins])  # fmt: skip
-            ab = annealed_mean(F.conv2d(self.decode(lightness), weight, head_bias), config.render_chroma, bins)
+            out = annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
         else:
-            ab = self.head_output(lightness)
-        return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)  # (B, 2, H, W)
+            out = torch.tanh(self.head(features)) * config.ab_scale
+        if self.relight is not None:
+            out = torch.cat((out, self.daylight(features, lightness)), dim=1)
+        return F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False)  # (B, 2|3, H, W)
 
 
 def _render_seen_bins(model: MobileUNet, _incompatible_keys: object) -> None:

@@ -19,6 +19,12 @@ ModelName = Literal["auto", "fast", "quality"]
 # or black-hot (inverted); its model learned white-hot, so black-hot frames are inverted for it.
 Sensor = Literal["visible", "thermal", "thermal-blackhot", "nir"]
 SENSORS: tuple[str, ...] = ("visible", "thermal", "thermal-blackhot", "nir")
+# How a night sensor's picture is shown: its own brightness with colour added, or the lightness the scene would
+# have by day (the night models predict it); each sensor's default is measured (README, "Night-vision feeds").
+Render = Literal["auto", "sensor", "daylight"]
+RENDERS: tuple[str, ...] = ("auto", "sensor", "daylight")
+DEFAULT_RENDER: dict[str, str] = {"visible": "sensor", "thermal": "daylight", "thermal-blackhot": "daylight",
+                                  "nir": "daylight"}  # fmt: skip
 Precision = Literal["auto", "fp32", "int8"]
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "int8")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -91,3 +97,14 @@ def shipped_int8(preset: Preset) -> Path:
         raise WeightsError(f"model {preset.name} has no int8 version ({preset.int8} is missing): make it with "
                            f"vidcolor quantize PHOTOS --model {preset.name}, or use --precision fp32")  # fmt: skip
     return preset.int8
+
+
+def choose_render(render: Render, sensor: Sensor, predicts_lightness: bool) -> str:
+    """``sensor`` or ``daylight``: ``auto`` is the sensor's default where the model predicts lightness."""
+    if render not in RENDERS:
+        raise WeightsError(f"unknown rendering {render!r}; choose one of {', '.join(RENDERS)}")
+    if render == "auto":
+        return DEFAULT_RENDER[sensor] if predicts_lightness else "sensor"
+    if render == "daylight" and not predicts_lightness:
+        raise WeightsError("--render daylight needs a model that predicts lightness: a night sensor's (--sensor)")
+    return render

@@ -39,7 +39,7 @@ from .data import (
     rgb_partner,
     source_balanced_weights,
 )
-from .losses import Rebalancing, ab_histogram, colour_loss
+from .losses import Rebalancing, ab_histogram, colour_loss, lightness_loss
 
 log = logging.getLogger("vidcolor")
 
@@ -73,6 +73,7 @@ class TrainConfig:
     init_from: str | None = None  # start from these trained weights (same preset); a new head starts afresh
     source_cap: int | None = None  # at most this many photos of one collection an epoch (None: every photo)
     sensor: str = "visible"  # thermal, nir: learn from *_ir/*_rgb pairs (sensor frame in, partner colour out)
+    daylight: bool = False  # a sensor's model learns the partner's lightness too (the daylight rendering)
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
@@ -83,6 +84,8 @@ class TrainConfig:
             raise ValueError(f"finetune_from must be in [0, 1), got {self.finetune_from}")
         if self.sensor not in SENSORS:
             raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, got {self.sensor!r}")
+        if self.daylight and self.sensor == "visible":
+            raise ValueError("daylight lightness is learnt from a night sensor's pairs: give a sensor")
         if self.crop % 32:
             raise ValueError(f"crop must be a multiple of 32, got {self.crop}")
 
@@ -104,9 +107,9 @@ def lab_batch(rgb: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, to
     return lab[:, :1], lab[:, 1:]
 
 
-def pair_batch(pairs: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def pair_batch(pairs: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """uint8 sensor grey + RGB (B, 4, H, W) -> the sensor frame's L* as inference sees it (its grey taken as sRGB
-    grey), varied as sensors and scenes vary it, and the colour partner's a*b*, float32 on ``device``."""
+    grey), varied as sensors and scenes vary it, and the colour partner's a*b* and L*, float32 on ``device``."""
     pairs = pairs.to(device, non_blocking=True).float()
     grey, rgb = pairs[:, :1], pairs[:, 1:]
     shape = (grey.shape[0], 1, 1, 1)
@@ -114,7 +117,8 @@ def pair_batch(pairs: torch.Tensor, device: torch.device) -> tuple[torch.Tensor,
     mean = grey.mean(dim=(2, 3), keepdim=True)
     grey = (grey - mean) * gain + mean + torch.empty(shape, device=device).uniform_(-SENSOR_OFFSET, SENSOR_OFFSET)
     grey = grey + torch.randn_like(grey) * torch.empty(shape, device=device).uniform_(0, SENSOR_NOISE)
-    return grey_to_lightness(grey / 255), rgb_to_lab(rgb / 255)[:, 1:]
+    truth = rgb_to_lab(rgb / 255)
+    return grey_to_lightness(grey / 255), truth[:, 1:], truth[:, :1]
 
 
 def estimate_rebalancing(images: list, mix: float, device: torch.device, seed: int) -> Rebalancing:
@@ -127,7 +131,7 @@ def estimate_rebalancing(images: list, mix: float, device: torch.device, seed: i
 
 def build_network(config: TrainConfig) -> MobileUNet:
     """The preset's network on the ImageNet encoder (or on ``init_from``'s weights), the encoder frozen."""
-    architecture = replace(PRESETS[config.model].config, ab_bins=config.ab_bins)
+    architecture = replace(PRESETS[config.model].config, ab_bins=config.ab_bins, predict_lightness=config.daylight)
     if config.init_from is None:
         model = MobileUNet(architecture, encoder=load_imagenet_mobilenetv2(config.encoder, in_channels=1))
     else:
@@ -138,15 +142,16 @@ def build_network(config: TrainConfig) -> MobileUNet:
 
 
 def copy_trained_weights(trained: torch.nn.Module, model: MobileUNet) -> None:
-    """Copy every tensor of ``trained`` into ``model``; only a head of another kind (regression vs bins) is
-    left as initialised. Anything else that does not fit is an error: a different preset, not a warm start."""
+    """Copy every tensor of ``trained`` into ``model``; only a head of another kind (regression vs bins), or a
+    lightness head one of them lacks, is left as initialised or out. Anything else that does not fit is an
+    error: a different preset, not a warm start."""
     same_shape = isinstance(trained, MobileUNet) and (trained.config.decoder_widths, trained.config.scene_width) == (
         model.config.decoder_widths, model.config.scene_width)
     if not same_shape:
         raise WeightsError(f"--init-from must be weights of the {model.config.decoder_widths} decoder's preset")
     fresh = ("head.", "ab_prior") if trained.config.ab_bins != model.config.ab_bins else ()
     state = model.state_dict()
-    state.update({k: v for k, v in trained.state_dict().items() if not k.startswith(fresh)})
+    state.update({k: v for k, v in trained.state_dict().items() if not k.startswith(fresh) and k in state})
     model.load_state_dict(state, strict=True)
 
 
@@ -268,15 +273,22 @@ def train(
     elapsed_before, images_seen = elapsed, 0
     while fraction_done() < 1.0:
         for crops in loader:
-            lightness, ab = pair_batch(crops, device) if paired else lab_batch(crops, device)
+            if paired:
+                lightness, ab, truth_lightness = pair_batch(crops, device)
+            else:
+                (lightness, ab), truth_lightness = lab_batch(crops, device), None
             unfreeze_when_due()
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step, fraction_done()) * group["scale"]
             with autocast:
-                predicted = model.head_output(lightness).float()  # at the output stride
-            # The loss is taken at the head's resolution, against the truth averaged down to it.
-            target = torch.nn.functional.interpolate(ab, size=predicted.shape[-2:], mode="area")
-            loss = colour_loss(predicted, target, rebalancing)
+                predicted, daylight = model.head_output(lightness)  # at the output stride
+            # The losses are taken at the heads' resolution, against the truth averaged down to it.
+            size = predicted.shape[-2:]
+            target = torch.nn.functional.interpolate(ab, size=size, mode="area")
+            loss = colour_loss(predicted.float(), target, rebalancing)
+            if daylight is not None:
+                truth = torch.nn.functional.interpolate(truth_lightness, size=size, mode="area")
+                loss = loss + lightness_loss(daylight.float(), truth)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

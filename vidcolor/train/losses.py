@@ -68,3 +68,12 @@ def colour_loss(predicted: torch.Tensor, target: torch.Tensor, rebalancing: Reba
     if rebalancing is not None:
         per_pixel = per_pixel * rebalancing.pixel_weights(target)
     return per_pixel.mean()
+
+
+LIGHTNESS_UNIT = 10.0  # L*: an error this large weighs as much as one nat of the bins' cross-entropy
+
+
+def lightness_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Daylight L* (B, 1, H, W) against the colour frame's: the mean absolute error in ``LIGHTNESS_UNIT``s (L1,
+    not L2: a sensor frame leaves some lightness unknowable, and the median of the choices is a plausible one)."""
+    return (predicted - target).abs().mean() / LIGHTNESS_UNIT
