@@ -180,3 +180,20 @@ def test_full_disk_stops_the_recording_not_the_live_view(small_disk: Path, tmp_p
     assert int(shown) + int(dropped) == 240  # the live loop ran to the end (a busy machine may drop a frame or two)
     assert "Traceback" not in result.stderr
     assert 0 < playable_frames(small_disk / ".rec.mp4.partial.mp4") < 240  # what was recorded plays
+
+
+def test_a_failure_while_finishing_keeps_the_whole_partial(tmp_path: Path, colorizer, monkeypatch) -> None:
+    """The remux at the end fails after all the work: one line, and the partial (every frame, playable) stays."""
+    from vidcolor import fragments, pipeline
+    from vidcolor.errors import OutputError
+
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    write_video(src, frames=12)
+
+    def failing_finish(partial: Path, output: Path) -> None:
+        raise av.error.ArgumentError(22, "Invalid argument")
+
+    monkeypatch.setattr(fragments, "finish", failing_finish)
+    with pytest.raises(OutputError, match="holds every frame and plays"):
+        pipeline.colorize_file(src, out, colorizer=colorizer)
+    assert not out.exists() and playable_frames(fragments.fragments_path(out)) == 12

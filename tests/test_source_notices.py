@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import decode_frames, luma_planes, write_video
+from media import decode_frames, frame_times, luma_planes, write_video
 
 from vidcolor.sources import luma_plane
 from vidcolor.train.evaluate import psnr
@@ -131,3 +131,24 @@ def test_interlaced_source_is_said_to_become_progressive(tmp_path: Path, weights
 def test_plain_clip_gets_none_of_these_notices(tmp_path: Path, weights: Path) -> None:
     result = colorize(weights, write_video(tmp_path / "plain.mp4", frames=3), tmp_path / "out.mp4")
     assert not [n for n in NOTICES if n in result.stderr], result.stderr
+
+
+def test_timestamps_that_do_not_increase_are_repaired_and_said(tmp_path: Path, weights: Path) -> None:
+    """Every packet at pts = dts = 0 (frame.pts set without a time base): colorized whole, spaced by the frame rate."""
+    src = tmp_path / "zero.mp4"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for index in range(20):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), index * 10, np.uint8), format="rgb24")
+            frame.pts = 0
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(src)) as container:
+        assert {(p.pts, p.dts) for p in container.demux(video=0) if p.size} == {(0, 0)}
+    result = colorize(weights, src, tmp_path / "out.mp4")
+    assert "the timestamps repeat or go back from frame 1 on: repaired from the frame rate" in result.stderr
+    times = frame_times(tmp_path / "out.mp4")
+    assert len(times) == 20 and np.allclose(np.diff(times), 1 / 25)

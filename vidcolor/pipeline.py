@@ -26,7 +26,7 @@ from tqdm import tqdm
 from . import fragments, resume, safe_output
 from .colorizer import Colorizer, Prediction
 from .compare import LABELS, CompareMode, colour_left, compose_yuv, output_width
-from .errors import InputError, VidcolorError, first_line
+from .errors import InputError, OutputError, VidcolorError, first_line
 from .models import SIZE_MULTIPLE
 from .models.presets import DEFAULT_SIZE
 from .overlay import draw_lines_yuv
@@ -175,7 +175,9 @@ def colorize_file(
             smoother = TemporalSmoother(smooth) if smooth > 0 else None
             pictures = _FramePictures(colorizer, source, saturation, compare, overlay_fps)
             result = _run_threads(source, sink, colorizer, smoother, batch, progress, pictures, on_frames)
-            fragments.finish(partial, output_path)
+            if source.repaired_from is not None:
+                log.info("the timestamps repeat or go back from frame %d on: repaired from the frame rate",
+                         source.repaired_from)  # fmt: skip
         except BaseException as exc:
             if writing != partial:  # failed before taking the partial's place, which is still whole
                 safe_output.discard(writing)
@@ -183,6 +185,7 @@ def colorize_file(
             if explained is exc:
                 raise
             raise explained from exc
+        _finish(partial, output_path)
         sidecar.unlink(missing_ok=True)
         if not result[2] and segment is None:  # an interrupted run has said so already; a segment is short
             _warn_if_incomplete(source, result[0], output_path)
@@ -220,6 +223,17 @@ def _read_segment(source: FileSource, segment: Segment) -> None:
         source.start_at(segment.start * source.info.time_base, segment.first_frame, warm_up=WARM_UP_FRAMES)
     if segment.end is not None:
         source.stop_at(segment.end)
+
+
+def _finish(partial: Path, output: Path) -> None:
+    """The last step, after all the work: whatever stops it, the partial (every frame, playable) is kept."""
+    try:
+        fragments.finish(partial, output)
+    except VidcolorError as exc:
+        raise type(exc)(f"{first_line(exc)}; {partial} holds every frame and plays") from exc
+    except Exception as exc:
+        raise OutputError(f"cannot finish {output}: {first_line(exc)}; {partial} holds every frame and "
+                          f"plays") from exc  # fmt: skip
 
 
 def _keep_for_resume(exc: BaseException, output: Path) -> BaseException:

@@ -172,6 +172,8 @@ class FileSource:
             raise InputError(f"{self.path}: the video stream has no picture size or time base")
         self.decode_error: str | None = None  # FFmpeg's reason where decoding stopped before the end
         self._first_index, self._warm = 0, 0  # moved by start_at
+        self._last_pts: int | None = None  # the previous picture's, to repair timestamps that do not increase
+        self.repaired_from: int | None = None  # the first picture whose timestamp was repaired
         self._end: int | None = None  # set by stop_at
         self._rest = self._demux()
         self._head = self._read_to_first_picture()
@@ -251,7 +253,7 @@ class FileSource:
         lead = round(warm_up / ((self.info.frame_rate or Fraction(25)) * self.video.time_base))
         start = self.video.start_time or 0
         self.container.seek(max(start, target - lead), stream=self.video, backward=True)  # to a keyframe before
-        self._head, self._first_index = [], frame_index - warm_up
+        self._head, self._first_index, self._last_pts = [], frame_index - warm_up, None
         self._rest = self._from(self._demux(), target, warm_up)
 
     def _from(self, items: Iterator[av.VideoFrame | av.Packet], target: int,
@@ -279,14 +281,27 @@ class FileSource:
         self._end = pts
 
     def _luma_frame(self, frame: av.VideoFrame, index: int) -> LumaFrame:
-        pts = frame.pts
-        if pts is None:  # raw streams: derive from the frame rate
-            rate = self.info.frame_rate or Fraction(25)
-            pts = round(index / rate / self.info.time_base)
+        pts = self._repaired_pts(frame.pts, index)
         luma = self.orientation.apply(luma_plane(frame))
         warm_up = self._warm > 0
         self._warm -= warm_up
         return LumaFrame(luma=luma, pts=pts, duration=frame.duration or 0, index=index, warm_up=warm_up)
+
+    def _repaired_pts(self, pts: int | None, index: int) -> int:
+        """A picture's timestamp, made to increase as FFmpeg makes it: one missing (raw streams) comes from the
+        frame rate; one that repeats or goes back (a broken muxer) becomes the previous one plus a frame, and
+        ``repaired_from`` says where that began, for the one notice."""
+        # the stream's base rate: an average over broken timestamps is broken too (750 fps for 25)
+        rate = self.video.guessed_rate or self.info.frame_rate or Fraction(25)
+        step = max(1, round(1 / (rate * self.info.time_base)))
+        if pts is None:
+            pts = round(index / rate / self.info.time_base) if self._last_pts is None else self._last_pts + step
+        elif self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + step
+            if self.repaired_from is None:
+                self.repaired_from = index
+        self._last_pts = pts
+        return pts
 
     def close(self) -> None:
         self.container.close()
