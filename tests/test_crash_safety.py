@@ -197,3 +197,36 @@ def test_a_failure_while_finishing_keeps_the_whole_partial(tmp_path: Path, color
     with pytest.raises(OutputError, match="holds every frame and plays"):
         pipeline.colorize_file(src, out, colorizer=colorizer)
     assert not out.exists() and playable_frames(fragments.fragments_path(out)) == 12
+
+
+def test_resume_keeps_every_whole_fragment(tmp_path: Path, colorizer, monkeypatch) -> None:
+    """A whole partial keeps all its frames; one cut inside a fragment keeps the fragments before it, one cut
+    just after a fragment keeps that fragment too."""
+    from vidcolor import fragments, pipeline
+    from vidcolor.errors import OutputError
+    from vidcolor.resume import find_cut
+
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    write_video(src, frames=150, fps=30, audio_seconds=5.0)
+    finish = fragments.finish
+    monkeypatch.setattr(fragments, "finish", lambda partial, output: (_ for _ in ()).throw(OSError("no")))
+    with pytest.raises(OutputError):
+        pipeline.colorize_file(src, out, colorizer=colorizer)
+    partial = fragments.fragments_path(out)
+    whole = find_cut(partial)
+    assert (whole.frames, whole.resume_at) == (150, 5)
+    data = partial.read_bytes()
+    mdats = [i - 4 for i in range(len(data)) if data[i : i + 4] == b"mdat"]  # each fragment's media box
+    ends = [at + int.from_bytes(data[at : at + 4], "big") for at in mdats]
+    with av.open(str(partial)) as container:
+        positions = [packet.pos for packet in container.demux(video=0) if packet.dts is not None]
+    whole = [sum(pos < end for pos in positions) for end in ends]  # frames in the fragments up to each
+    assert len(ends) >= 3 and 0 < whole[0] < whole[1] < whole[2]
+    for size, frames in ((ends[1], whole[1]), (ends[2] - 100, whole[1]), (ends[1] - 1, whole[0])):
+        cut_short = tmp_path / f"cut{size}.mp4"
+        cut_short.write_bytes(data[:size])
+        assert find_cut(cut_short).frames == frames, size
+    monkeypatch.setattr(fragments, "finish", finish)
+    assert pipeline.colorize_file(src, out, colorizer=colorizer).resumed_at == 150  # nothing left but the remux
+    assert frame_times(out) == pytest.approx(frame_times(src), abs=1e-6)
+    assert audio_packets(out) == audio_packets(src)

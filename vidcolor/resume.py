@@ -1,5 +1,5 @@
 """Resuming a killed run: whether a partial output still belongs to this input and these settings, and which
-of its packets are whole (everything before its last keyframe: each fragment starts at one)."""
+of its packets are whole (those of the fragments the file holds to their last byte)."""
 
 from __future__ import annotations
 
@@ -60,27 +60,56 @@ def mismatch(path: Path, record: dict[str, object]) -> str | None:
 
 @dataclass(frozen=True)
 class Cut:
-    """Where a partial output is cut to continue it: its whole frames end before its last keyframe (its last
-    fragment may be cut short, and each fragment starts at a keyframe)."""
+    """Where a partial output is cut to continue it: after its whole fragments (each starts at a keyframe and
+    holds a closed group of pictures, so the frames they hold are whole in display order too)."""
 
     frames: int
     resume_at: Fraction  # seconds: the first frame to colorize again
+    whole_bytes: int = 0  # the file's first bytes that hold whole boxes: packets beyond were cut off
 
 
 def find_cut(partial: Path) -> Cut:
-    frames = keyframe_at = 0
-    resume_at = Fraction(0)
+    whole_bytes = _whole_boxes(partial)
+    frames, resume_at = 0, Fraction(0)
+    fragment = Cut(frames, resume_at, whole_bytes)
     try:
         container = av.open(str(partial))
     except av.FFmpegError:  # killed before its header was whole: no frame to keep
         return Cut(0, resume_at)
     with container:
         for packet in _packets(container):
-            if packet.stream.type == "video":
-                if packet.is_keyframe:
-                    keyframe_at, resume_at = frames, packet.pts * packet.time_base
-                frames += 1
-    return Cut(keyframe_at, resume_at)
+            if packet.stream.type != "video" or not _within(packet, whole_bytes):
+                continue
+            if packet.is_keyframe:  # a fragment starts here
+                fragment = Cut(frames, packet.pts * packet.time_base, whole_bytes)
+            if not packet.duration:  # where this fragment ends is unknown: keep those before it
+                return fragment
+            frames += 1
+            resume_at = max(resume_at, (packet.pts + packet.duration) * packet.time_base)
+    return Cut(frames, resume_at, whole_bytes)
+
+
+def _within(packet: av.Packet, whole_bytes: int) -> bool:
+    return packet.pos is not None and 0 <= packet.pos and packet.pos + packet.size <= whole_bytes
+
+
+def _whole_boxes(path: Path) -> int:
+    """How many of the file's first bytes are whole top-level MP4 boxes: a run killed while writing a fragment
+    leaves its box cut short, and the packets there unreadable or short."""
+    size, end = path.stat().st_size, 0
+    with path.open("rb") as file:
+        while end + 8 <= size:
+            file.seek(end)
+            header = file.read(16)
+            box = int.from_bytes(header[:4], "big")
+            if box == 1 and len(header) == 16:  # a 64-bit size follows the type
+                box = int.from_bytes(header[8:16], "big")
+            elif box == 0:  # "to the end of the file"
+                box = size - end
+            if box < 8 or end + box > size:
+                break
+            end += box
+    return end
 
 
 def kept_packets(partial: Path, cut: Cut) -> Iterator[tuple[str, av.Packet]]:
@@ -94,8 +123,8 @@ def kept_packets(partial: Path, cut: Cut) -> Iterator[tuple[str, av.Packet]]:
                 if frames < cut.frames:
                     yield from (("video", p) for p in to_annex_b.filter(packet))
                 frames += 1
-            elif packet.pts * packet.time_base < cut.resume_at:  # audio is interleaved: some may follow the cut
-                yield "audio", packet
+            elif packet.pts * packet.time_base < cut.resume_at and _within(packet, cut.whole_bytes):
+                yield "audio", packet  # (audio is interleaved: some may follow the cut)
 
 
 def _packets(container: av.container.InputContainer) -> Iterator[av.Packet]:
