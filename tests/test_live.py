@@ -16,12 +16,14 @@ import cv2
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import CLIPS_DIR, UdpStreamer, decode_frames, frame_times, free_udp_port, write_video
+from media import CLIPS_DIR, UdpStreamer, decode_frames, frame_times, free_udp_port, luma_planes, write_video
+from test_source_notices import display_matrix, displayed
 
 from vidcolor import Colorizer
 from vidcolor.bench import scaled_clip
 from vidcolor.capture import Capture, LiveFrame, RateMeter, reader_factory
 from vidcolor.live import LiveOptions, LiveSession, run_live, save_snapshot
+from vidcolor.train.evaluate import psnr
 
 needs_clips = pytest.mark.skipif(not CLIPS_DIR.is_dir(), reason="shared clips not present")
 
@@ -286,3 +288,15 @@ def test_live_colours_match_the_image_path(full_range):
     # the same chroma as limited-range BT.709 instead reads 8.3 / 8.8 and 32 / 33.
     assert np.abs(shown - expected).mean() < 4.5
     assert np.percentile(np.abs(shown - expected), 99) < 24
+
+
+def test_a_rotated_file_is_shown_and_recorded_upright(tmp_path, weights):
+    """A phone's clip stored sideways plays upright in live mode too, as file mode writes it."""
+    clip = write_video(tmp_path / "phone.mp4", width=96, height=64, frames=12, rotation=90)
+    upright = displayed(luma_planes(clip)[0], display_matrix(clip))
+    result = run_cli("live", clip, "--no-window", "--frames", "4", "--weights", weights, "--size", TEST_SIZE,
+                     "--backend", "cpu", "--record", tmp_path / "rec.mp4", timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    recorded = luma_planes(tmp_path / "rec.mp4")
+    assert recorded[0].shape == upright.shape == (96, 64)
+    assert psnr(recorded[0], upright) > psnr(recorded[0], np.rot90(upright, 2)) + 5

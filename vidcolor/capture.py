@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError, first_line
-from .sources import ffmpeg_reason, luma_plane, yuv_format
+from .sources import Orientation, ffmpeg_reason, luma_plane, yuv_format
 
 log = logging.getLogger("vidcolor")
 
@@ -119,9 +119,12 @@ class StreamReader:
 
     def frames(self) -> Iterator[tuple[np.ndarray, bool]]:
         decoded = self._paced() if self.is_file else self.container.decode(self.video)
+        orientation = None  # a phone's clip is stored turned: shown upright, as file mode writes it
         try:
             for frame in decoded:
-                yield luma_plane(frame), yuv_format(self.video.codec_context, frame.height).full_range
+                orientation = orientation or Orientation.of(frame)
+                full_range = yuv_format(self.video.codec_context, frame.height).full_range
+                yield orientation.apply(luma_plane(frame)), full_range
         except av.FFmpegError as exc:
             raise SourceLost(self._reason(exc)) from exc
         if not self.is_file:
