@@ -187,11 +187,11 @@ class _Driver:
             if not film.left and not film.failed:
                 self.join(film)
             return
-        self.manifest.append("failed", **common, reason=outcome.reason)
+        self.manifest.append("failed", **common, reason=outcome.reason, permanent=outcome.permanent)
         self.failures[job.key] = self.failures.get(job.key, 0) + 1
         if self.dropped(job):
             self._unqueued(job)
-        elif self.failures[job.key] <= self.retries:
+        elif self.failures[job.key] <= self.retries and not outcome.permanent:
             self.queue.append(job)
         else:
             self.give_up(job, self.failures[job.key], outcome.reason)

@@ -40,7 +40,7 @@ def plan(jobs: list[Job], history: dict[str, History], settings_id: str, *, over
             result.skipped.append(job)
             continue
         failures = [f for f in past.failures if all(f.get(k) == v for k, v in same.items())]
-        if len(failures) > retries:
+        if len(failures) > retries or any(f.get("permanent") for f in failures):  # a bad input stays bad
             result.given_up.append((job, failures))
         else:
             result.todo.append(job)

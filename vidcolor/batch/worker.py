@@ -16,7 +16,7 @@ from ..backends import BackendName
 from ..backends.base import cpu_model_threads
 from ..colorizer import Colorizer
 from ..compare import CompareMode
-from ..errors import VidcolorError, first_line
+from ..errors import InputError, VidcolorError, first_line
 from ..images import colorize_image_file
 from ..models.presets import ModelName, Precision, Render, Sensor
 from ..temporal import DEFAULT_SMOOTH
@@ -78,6 +78,7 @@ class Outcome:
     reason: str = ""
     warnings: tuple[str, ...] = ()
     lost: bool = False  # the worker was lost with its node, not failed by the file: the file goes again, uncounted
+    permanent: bool = False  # the input itself is bad (unreadable, damaged): until it changes, so is every retry
 
     @property
     def ok(self) -> bool:
@@ -115,7 +116,7 @@ class FileWorker:
 
         self._kept.messages = []
         started = time.perf_counter()
-        frames, reason, notes = 1, "", ()
+        frames, reason, notes, permanent = 1, "", (), False
         try:
             if job.kind == "image":
                 colorize_image_file(self.colorizer, job.input, job.output, overwrite=self.overwrite,
@@ -130,6 +131,6 @@ class FileWorker:
                 if result.resumed_at:  # said in single-file mode too; a batch re-run should not do it silently
                     notes = (f"resumed a killed run's partial output: its first {result.resumed_at} frames kept",)
         except Exception as exc:  # a file that trips an unforeseen error fails alone; the batch goes on
-            reason = failure_reason(exc)
+            reason, permanent = failure_reason(exc), isinstance(exc, InputError)
         return Outcome(job, frames if not reason else 0, time.perf_counter() - started, self.name, reason,
-                       (*notes, *self._kept.messages))  # fmt: skip
+                       (*notes, *self._kept.messages), permanent=permanent)  # fmt: skip
