@@ -117,13 +117,22 @@ class Colorizer:
         return F.interpolate(lightness, size=size, mode="bilinear", antialias=True, align_corners=False)
 
     def infer(self, model_input: torch.Tensor) -> torch.Tensor:
-        """L* at the working size -> a*b*, and daylight L* after it where the rendering is daylight: a black-hot
+        """L* at the working size -> a*b*, and the correction to daylight L* after it where the rendering is
+        daylight: a black-hot
         thermal frame is shown to its white-hot model inverted (as the grey it is on screen, so the tones are the
         camera's)."""
-        if self.sensor == "thermal-blackhot":
-            model_input = grey_to_lightness(1 - lightness_to_grey(model_input))
-        out = self.backend.infer(model_input)
+        out = self.backend.infer(self._seen(model_input))
         return out if self.render == "daylight" else out[:, :2]
+
+    def _seen(self, lightness: torch.Tensor) -> torch.Tensor:
+        """L* as the model is shown it: a black-hot frame as the white-hot one it inverts."""
+        if self.sensor == "thermal-blackhot":
+            return grey_to_lightness(1 - lightness_to_grey(lightness))
+        return lightness
+
+    def relit(self, lightness: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
+        """L* (B, 1, H, W) and the model's correction toward daylight at the same size -> daylight L*."""
+        return (self._seen(lightness) + correction).clamp(0.0, 100.0)
 
     def _prediction(self, lightness: torch.Tensor, smoother: TemporalSmoother | None = None) -> Prediction:
         """Full-size L* (B, 1, H, W) -> its prediction; daylight L* goes to full size along the picture's edges."""
@@ -133,9 +142,12 @@ class Colorizer:
             out = smoother(model_input, out)
         if self.render == "sensor":
             return Prediction(lightness, model_input, out)
-        daylight = out[:, 2:].clamp(0.0, 100.0)
-        relit = self._upsample(daylight, model_input, lightness).clamp(0.0, 100.0)
-        return Prediction(relit, daylight, out[:, :2], relit=True)
+        # The correction is smooth (the model's output stride): added at each size, the picture keeps its detail
+        # and takes daylight's brightness; brought to full size along the picture's edges, a person's outline
+        # bounds the correction to the person.
+        correction = out[:, 2:]
+        relit = self.relit(lightness, self._upsample(correction, model_input, lightness))
+        return Prediction(relit, self.relit(model_input, correction), out[:, :2], relit=True)
 
     def upload(self, luma: np.ndarray) -> torch.Tensor:
         """uint8 Y' planes (B, H, W) -> the same on ``device``: the only upload per frame."""

@@ -144,8 +144,9 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
         started = time.perf_counter()
         for index, (lightness, ab) in enumerate(zip(clip.lightness, predicted, strict=True)):
             cuts_before = smoother.cuts
-            out = smoother(lightness[None], ab)[0].numpy()  # a*b*, and daylight L* where the model relights
-            outputs.append(np.concatenate((out[2:] if len(out) == 3 else lightness.numpy(), out[:2])))
+            out = smoother(lightness[None], ab)  # a*b*, and the correction to daylight L* where the model relights
+            shown = colorizer.relit(lightness[None], out[:, 2:]) if out.shape[1] == 3 else lightness[None]
+            outputs.append(torch.cat((shown, out[:, :2]), dim=1)[0].numpy())
             if smoother.cuts > cuts_before:
                 resets[name].append(index)
         cost_ms[name] = (time.perf_counter() - started) / len(outputs) * 1e3

@@ -7,7 +7,8 @@ a whole-picture guess (beach, kitchen, forest) can steer local colours. a*b* lea
 stride and is upsampled bilinearly: colour is smooth, and the output's detail comes from the input's own luma.
 
 A night-vision model may predict lightness too (``predict_lightness``, the *daylight* rendering): a correction of
-the sensor's L* at the same stride, added to it, so the untrained head starts from the sensor's own picture.
+the sensor's L* at the same stride, added to it, so the untrained head starts from the sensor's own picture. It
+leaves as the correction: added to the picture's L* at every size, it keeps the sensor's detail.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class MobileUNetConfig:
     render_temperature: float = ANNEALING_TEMPERATURE  # bins head: the annealed mean's temperature
     render_boost: float = 0.0  # bins head: how far the data's a*b* prior is divided out at render time
     render_chroma: float = 0.0  # bins head: how far the mean's chroma moves toward the expected chroma (0..1)
-    predict_lightness: bool = False  # also the scene's daylight L*, a third output channel after a*b*
+    predict_lightness: bool = False  # also the scene's daylight L*: its correction, a third output after a*b*
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.decoder_widths) <= len(TAP_CHANNELS):
@@ -48,8 +49,8 @@ class MobileUNetConfig:
 
 
 class MobileUNet(nn.Module):
-    """L* (B, 1, H, W) in [0, 100] -> a*b* (B, 2, H, W), or a*b* and daylight L* (B, 3, H, W) where
-    ``predict_lightness``; H and W multiples of SIZE_MULTIPLE."""
+    """L* (B, 1, H, W) in [0, 100] -> a*b* (B, 2, H, W), or a*b* and the correction that takes the input's L*
+    to daylight's (B, 3, H, W) where ``predict_lightness``; H and W multiples of SIZE_MULTIPLE."""
 
     def __init__(self, config: MobileUNetConfig = MobileUNetConfig(), encoder: MobileNetV2 | None = None) -> None:
         super().__init__()
@@ -125,7 +126,7 @@ class MobileUNet(nn.Module):
         else:
             out = torch.tanh(self.head(features)) * config.ab_scale
         if self.relight is not None:
-            out = torch.cat((out, self.daylight(features, lightness)), dim=1)
+            out = torch.cat((out, self.relight(features)), dim=1)
         return F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False)  # (B, 2|3, H, W)
 
 
