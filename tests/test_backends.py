@@ -6,6 +6,7 @@ import importlib.util
 import json
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,7 +16,7 @@ from media import CLIPS_DIR, frame_times, write_video
 from vidcolor import BackendUnavailable, Colorizer
 from vidcolor.backends import available_backends, create_backend
 from vidcolor.backends.onnx_export import INPUT_NAME, export_onnx
-from vidcolor.bench import ceiling_transcode, run_bench, write_report
+from vidcolor.bench import BenchRow, bar_chart, ceiling_transcode, fuller_run_minutes, run_bench, write_report
 from vidcolor.models.checkpoint import load_model
 from vidcolor.models.presets import PRESETS
 
@@ -155,7 +156,7 @@ def test_bench_reports_every_stage(tmp_path, colorizer: Colorizer):
     assert [(r.backend, r.resolution, r.batch) for r in rows] == [("cpu", "480p", 1), ("cpu", "480p", 4)]
     assert {r.model for r in rows} == {"random.pt"}
     for row in rows:
-        assert set(row.stage_fps) == {"decode", "upload", "prepare", "infer", "smooth", "chroma", "download", "encode"}
+        assert set(row.stage_fps) == {"decode", "prepare", "infer", "smooth", "chroma", "encode"}  # no copies on a CPU
         assert all(v > 0 for v in row.stage_fps.values())
         assert row.pipeline_fps > 0 and row.ceiling_fps > 0
     paths = write_report(rows, {"cpu batch 1": 12.5}, tmp_path / "report", "bench-test", clip=clip)
@@ -242,3 +243,23 @@ def test_int8_without_its_graph_is_one_sentence():
     unquantized = Preset("unquantized", PRESETS["fast"].config, 256)
     with pytest.raises(WeightsError, match="vidcolor quantize PHOTOS --model unquantized, or use --precision fp32"):
         shipped_int8(unquantized)
+
+
+def test_bench_defaults_to_a_short_run_and_says_what_a_fuller_one_takes():
+    from vidcolor.cli import build_bench_parser
+
+    args = build_bench_parser().parse_args([])
+    assert (args.sizes, args.batches) == (["480p"], [1])
+    # 480p at batch 1 took a minute: all three sizes (1 + 2.25 + 5.06 times the pixels) at three batch sizes
+    assert fuller_run_minutes(60.0, ["480p"], [1]) == pytest.approx(3 * (1 + 2.25 + 5.0625))
+    assert fuller_run_minutes(60.0, ["480p", "720p", "1080p"], [1, 4, 8]) is None
+
+
+def test_bench_chart_labels_end_before_the_bars(tmp_path):
+    row = BenchRow("onnxruntime", "a-checkpoint-with-a-long-name.pt", "1080p", 8, {"decode": 1.0}, 20.0, 40.0)
+    bar_chart([row], tmp_path / "chart.png")
+    chart = cv2.imread(str(tmp_path / "chart.png"), cv2.IMREAD_GRAYSCALE)
+    dark = chart[41:57] < 200  # the bar's rows
+    bar_left = int(np.argmax(dark.all(axis=0)))  # the first column dark from top to bottom: the filled bar
+    label_end = int(np.nonzero(dark[:, :bar_left].any(axis=0))[0].max())
+    assert bar_left > 0 and bar_left - label_end > 5

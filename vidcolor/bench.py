@@ -1,19 +1,21 @@
 """`vidcolor bench`: frames per second of each stage and of the whole pipeline, per backend, size and batch.
 
-Stages are timed alone, one after the other over the same frames (decode, upload, prepare = Y'->L* table and
-resize, infer, smooth, chroma = upsample + Lab->Cb/Cr, download, encode), with the device synchronised around
-each. The whole pipeline is ``colorize_file`` on the same clip; the ceiling is a plain decode -> encode of it
-through the same PyAV source and sink, with the same codec settings, measured in the same run.
+Stages are timed alone, one after the other on each batch as it is decoded (decode, upload, prepare = Y'->L*
+table and resize, infer, smooth, chroma = upsample + Lab->Cb/Cr, download, encode), with the device synchronised
+around each; one batch is held at a time, whatever the clip's length. Upload and download exist on a GPU only.
+The whole pipeline is ``colorize_file`` on the same clip; the ceiling is a plain decode -> encode of it through
+the same PyAV source and sink, with the same codec settings, measured in the same run.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -27,13 +29,15 @@ from .colorizer import Colorizer, Prediction
 from .fragments import finish, fragments_path
 from .pipeline import colorize_file
 from .sinks import VideoFileSink, encoded_size
-from .sources import FileSource, VideoInfo, luma_plane
+from .sources import FileSource, luma_plane
 from .temporal import DEFAULT_SMOOTH, TemporalSmoother
 
 T = TypeVar("T")
 
 STAGES = ("decode", "upload", "prepare", "infer", "smooth", "chroma", "download", "encode")
+DEVICE_COPIES = ("upload", "download")  # stages that exist where the model runs on a GPU
 RESOLUTIONS = {"480p": 480, "720p": 720, "1080p": 1080}
+FULL_BATCHES = (1, 4, 8)  # a fuller run's batch sizes (the default run: 480p, batch 1)
 MODEL_ONLY_SECONDS = 2.0
 
 
@@ -133,67 +137,82 @@ def ceiling_transcode(clip: Path, out: Path, *, crf: int, preset: str) -> int:
         source.close()
 
 
-def _timed(device: torch.device, run: Callable[[], T]) -> tuple[T, float]:
+def _timed(device: torch.device, run: Callable[..., T], *args: object) -> tuple[T, float]:
     _sync(device)
     started = time.perf_counter()
-    result = run()
+    result = run(*args)
     _sync(device)
     return result, time.perf_counter() - started
 
 
-def _decode(clip: Path) -> tuple[list[np.ndarray], VideoInfo, float]:
-    """All luma planes of ``clip``, its stream info, and decoding speed in frames per second."""
+def _luma_batches(source: FileSource, batch: int) -> Iterator[tuple[np.ndarray, float]]:
+    """Whole batches of luma planes (B, H, W), each decoded when it is asked for, and the seconds that took."""
+    pictures = (item for item in source.decoded() if isinstance(item, av.VideoFrame))
+    while True:
+        started = time.perf_counter()
+        lumas = [luma_plane(picture) for picture in itertools.islice(pictures, batch)]
+        if len(lumas) < batch:
+            return
+        yield np.stack(lumas), time.perf_counter() - started
+
+
+def stages_of(device: torch.device) -> tuple[str, ...]:
+    """The stages that exist where the model runs: no copies to and from a CPU."""
+    return STAGES if device.type == "cuda" else tuple(s for s in STAGES if s not in DEVICE_COPIES)
+
+
+def _stage_fps(colorizer: Colorizer, clip: Path, batch: int, *, crf: int, preset: str, work: Path) -> dict[str, float]:
+    """Each stage's frames per second, every batch taken through them one stage at a time."""
+    device = colorizer.device
+    seconds = dict.fromkeys(STAGES, 0.0)
     source = FileSource(clip)
     try:
-        started = time.perf_counter()
-        lumas = [luma_plane(item) for item in source.decoded() if isinstance(item, av.VideoFrame)]
-        return lumas, source.info, len(lumas) / (time.perf_counter() - started)
+        info, frames = source.info, 0
+        step = max(1, round(1 / ((info.frame_rate or 25) * info.time_base)))
+        sink = VideoFileSink(work / "encode.mp4", info, audio=None, crf=crf, preset=preset)
+        smoother = TemporalSmoother(DEFAULT_SMOOTH)
+
+        def prepare(uploaded: torch.Tensor) -> torch.Tensor:
+            return colorizer.model_input(colorizer.lightness_from_luma(uploaded, info.yuv.full_range))
+
+        def chroma(lightness: torch.Tensor, x: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return colorizer.chroma_from(Prediction(lightness, x, ab[:, :2]), info.yuv)
+
+        def download(cb: torch.Tensor, cr: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+            return cb.cpu().numpy(), cr.cpu().numpy()
+
+        for lumas, decode_seconds in _luma_batches(source, batch):
+            if not frames:
+                colorizer.planes(lumas, info.yuv)  # warm-up: kernel choice, CUDA graph capture
+            seconds["decode"] += decode_seconds
+            timings = {}
+            uploaded, timings["upload"] = _timed(device, colorizer.upload, lumas)
+            x, timings["prepare"] = _timed(device, prepare, uploaded)
+            ab, timings["infer"] = _timed(device, colorizer.infer, x)
+            ab, timings["smooth"] = _timed(device, smoother, x, ab)
+            lightness = colorizer.lightness_from_luma(uploaded, info.yuv.full_range)
+            (cb, cr), timings["chroma"] = _timed(device, chroma, lightness, x, ab)
+            (cb, cr), timings["download"] = _timed(device, download, cb, cr)
+            started = time.perf_counter()
+            for luma, plane_cb, plane_cr in zip(lumas, cb, cr, strict=True):
+                sink.write_frame(luma, plane_cb, plane_cr, frames * step, step)
+                frames += 1
+            timings["encode"] = time.perf_counter() - started
+            for stage, elapsed in timings.items():
+                seconds[stage] += elapsed
+        _, flush = _timed(device, sink.close)
+        seconds["encode"] += flush
     finally:
         source.close()
-
-
-def _encode_fps(lumas: list[np.ndarray], chroma: list[tuple[np.ndarray, np.ndarray]], info: VideoInfo,
-                out: Path, crf: int, preset: str) -> float:  # fmt: skip
-    sink = VideoFileSink(out, info, audio=None, crf=crf, preset=preset)
-    step = max(1, round(1 / ((info.frame_rate or 25) * info.time_base)))
-    started = time.perf_counter()
-    for index, (luma, (cb, cr)) in enumerate(zip(lumas, chroma, strict=True)):
-        sink.write_frame(luma, cb, cr, index * step, step)
-    sink.close()
-    return len(lumas) / (time.perf_counter() - started)
+    return {stage: frames / seconds[stage] for stage in stages_of(device)}
 
 
 def measure(
     colorizer: Colorizer, clip: Path, resolution: str, batch: int, *, crf: int, preset: str, work: Path
 ) -> BenchRow:
     """Every stage alone, then the whole pipeline and the ceiling, for one clip and batch size."""
-    device, backend = colorizer.device, colorizer.backend.NAME
-    lumas, info, decode_fps = _decode(clip)
-    full_range = info.yuv.full_range
-    frames = len(lumas) - len(lumas) % batch
-    batches = [np.stack(lumas[i : i + batch]) for i in range(0, frames, batch)]
-    colorizer.planes(batches[0], info.yuv)  # warm-up: kernel choice, CUDA graph capture
-
-    fps: dict[str, float] = {"decode": decode_fps}
-    uploaded, seconds = _timed(device, lambda: [colorizer.upload(b) for b in batches])
-    fps["upload"] = frames / seconds
-    lightness = [colorizer.lightness_from_luma(u, full_range) for u in uploaded]
-    inputs, seconds = _timed(device, lambda: [
-        colorizer.model_input(colorizer.lightness_from_luma(u, full_range)) for u in uploaded])  # fmt: skip
-    fps["prepare"] = frames / seconds
-    ab, seconds = _timed(device, lambda: [colorizer.infer(x) for x in inputs])
-    fps["infer"] = frames / seconds
-    smoother = TemporalSmoother(DEFAULT_SMOOTH)
-    ab, seconds = _timed(device, lambda: [smoother(x, a) for x, a in zip(inputs, ab, strict=True)])
-    fps["smooth"] = frames / seconds
-    chroma, seconds = _timed(device, lambda: [
-        colorizer.chroma_from(Prediction(light, x, a), info.yuv)
-        for light, x, a in zip(lightness, inputs, ab, strict=True)])  # fmt: skip
-    fps["chroma"] = frames / seconds
-    planes, seconds = _timed(device, lambda: [(cb.cpu().numpy(), cr.cpu().numpy()) for cb, cr in chroma])
-    fps["download"] = frames / seconds
-    per_frame = [(cb, cr) for cbs, crs in planes for cb, cr in zip(cbs, crs, strict=True)]
-    fps["encode"] = _encode_fps(lumas[:frames], per_frame, info, work / "encode.mp4", crf, preset)
+    backend = colorizer.backend.NAME
+    stage_fps = _stage_fps(colorizer, clip, batch, crf=crf, preset=preset, work=work)
 
     started = time.perf_counter()
     result = colorize_file(clip, work / "pipeline.mp4", colorizer=colorizer, overwrite=True, crf=crf,
@@ -202,7 +221,6 @@ def measure(
     started = time.perf_counter()
     ceiling_frames = ceiling_transcode(clip, work / "ceiling.mp4", crf=crf, preset=preset)
     ceiling_fps = ceiling_frames / (time.perf_counter() - started)
-    stage_fps = {s: fps[s] for s in STAGES}
     return BenchRow(backend, colorizer.model_name, resolution, batch, stage_fps, pipeline_fps, ceiling_fps)
 
 
@@ -275,11 +293,21 @@ def run_bench(
     return rows
 
 
+def fuller_run_minutes(seconds: float, resolutions: Sequence[str], batches: Sequence[int]) -> float | None:
+    """What every size at every FULL_BATCHES size would take, from a run of fewer cases that took ``seconds``
+    (each case's cost grows with its pixels); None where the run was that full already."""
+    def pixels(sizes: Sequence[str]) -> float:
+        return sum((RESOLUTIONS[size] / 480) ** 2 for size in sizes)
+    if set(resolutions) >= set(RESOLUTIONS) and set(batches) >= set(FULL_BATCHES):
+        return None
+    return seconds * pixels(list(RESOLUTIONS)) * len(FULL_BATCHES) / (pixels(resolutions) * len(batches)) / 60
+
+
 def markdown_table(rows: Sequence[BenchRow]) -> str:
     head = ["backend", "model", "size", "batch", *STAGES, "pipeline", "ceiling", "ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        stages = [f"{row.stage_fps[s]:.1f}" for s in STAGES]
+        stages = [f"{row.stage_fps[s]:.1f}" if s in row.stage_fps else "–" for s in STAGES]
         cells = [row.backend, row.model, row.resolution, str(row.batch), *stages,
                  f"**{row.pipeline_fps:.1f}**", f"{row.ceiling_fps:.1f}", f"{row.ratio:.2f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
@@ -288,15 +316,16 @@ def markdown_table(rows: Sequence[BenchRow]) -> str:
 
 def bar_chart(rows: Sequence[BenchRow], path: Path) -> None:
     """Pipeline fps (filled) against the ceiling (outline), one bar pair per case, drawn with OpenCV."""
-    bar, gap, label_width, width = 18, 10, 230, 900
-    height = 40 + len(rows) * (bar + gap)
+    labels = [f"{row.backend} {row.model} {row.resolution} b{row.batch}" for row in rows]
+    label_width = 20 + max(cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0] for label in labels)
+    bar, gap = 18, 10
+    width, height = label_width + 670, 40 + len(rows) * (bar + gap)
     image = np.full((height, width, 3), 255, np.uint8)
     scale = (width - label_width - 90) / max(max(r.ceiling_fps, r.pipeline_fps) for r in rows)
     cv2.putText(image, "fps: pipeline (filled) vs ceiling (outline)", (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                 (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
-    for i, row in enumerate(rows):
+    for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
         top = 40 + i * (bar + gap)
-        label = f"{row.backend} {row.model} {row.resolution} b{row.batch}"
         cv2.putText(image, label, (10, top + bar - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         left = label_width
         cv2.rectangle(image, (left, top), (left + int(row.pipeline_fps * scale), top + bar), (180, 110, 40), -1)

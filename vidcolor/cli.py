@@ -10,6 +10,7 @@ import os
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -377,9 +378,9 @@ def build_bench_parser() -> argparse.ArgumentParser:
                         help="clip to scale to each size (default: a synthetic 1080p clip; real footage is better)")
     parser.add_argument("--backends", type=_name_list(BACKEND_NAMES[1:]),
                         help="comma-separated (default: every one this machine has)")  # fmt: skip
-    parser.add_argument("--sizes", type=_name_list(tuple(RESOLUTIONS)), default=list(RESOLUTIONS),
-                        help="default: 480p,720p,1080p")  # fmt: skip
-    parser.add_argument("--batches", type=_int_list, default=[1, 4, 8], help="default: 1,4,8")
+    parser.add_argument("--sizes", type=_name_list(tuple(RESOLUTIONS)), default=["480p"],
+                        help=f"of {','.join(RESOLUTIONS)} (default: 480p)")  # fmt: skip
+    parser.add_argument("--batches", type=_int_list, default=[1], help="frames per model call (default: 1)")
     parser.add_argument("--frames", type=_positive_int, default=120, help="frames of the clip to use (default: 120)")
     _add_model_options(parser, backend=False)
     parser.add_argument("--model-only", action="store_true", help="time inference alone at the working size")
@@ -392,7 +393,16 @@ def build_bench_parser() -> argparse.ArgumentParser:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import default_report_stem, markdown_table, model_only_fps, run_bench, write_report
+    from .bench import (
+        FULL_BATCHES,
+        RESOLUTIONS,
+        default_report_stem,
+        fuller_run_minutes,
+        markdown_table,
+        model_only_fps,
+        run_bench,
+        write_report,
+    )
     from .colorizer import working_size
 
     names = args.backends or available_backends()
@@ -412,11 +422,16 @@ def _bench(args: argparse.Namespace) -> int:
             log.info("no --clip: timing a synthetic 1080p clip (real footage gives truer encode figures)")
         elif not args.clip.is_file():
             raise InputError(f"clip not found: {args.clip}")
+        started = time.perf_counter()
         rows = run_bench(
             colorizers, args.clip, resolutions=args.sizes, batches=args.batches, frames=args.frames,
             crf=args.crf, preset=args.preset, progress=lambda case: log.info("measuring %s", case),
         )  # fmt: skip
         print(markdown_table(rows))
+        fuller = fuller_run_minutes(time.perf_counter() - started, args.sizes, args.batches)
+        if fuller is not None:
+            log.info("a fuller run (--sizes %s --batches %s) would take about %.0f min here", ",".join(RESOLUTIONS),
+                     ",".join(map(str, FULL_BATCHES)), fuller)  # fmt: skip
     for case, value in model_only.items():
         print(f"model only, {case}: {value:.1f} frames/s")
     stem = args.name or default_report_stem(args.model_only)
