@@ -263,3 +263,19 @@ def test_bench_chart_labels_end_before_the_bars(tmp_path):
     bar_left = int(np.argmax(dark.all(axis=0)))  # the first column dark from top to bottom: the filled bar
     label_end = int(np.nonzero(dark[:, :bar_left].any(axis=0))[0].max())
     assert bar_left > 0 and bar_left - label_end > 5
+
+
+def test_auto_falls_back_to_the_next_runtime_that_starts(model, monkeypatch, caplog):
+    """A checkpoint of the user's needs the ONNX exporter for onnxruntime: without it, one line, and on."""
+    pytest.importorskip("onnxruntime")
+    from vidcolor.backends import onnxruntime_cpu
+
+    def no_exporter(*_args, **_kwargs):
+        raise ModuleNotFoundError("No module named 'onnxscript'")
+
+    monkeypatch.setattr(onnxruntime_cpu, "cached_onnx", no_exporter)
+    with caplog.at_level("WARNING", logger="vidcolor"):
+        backend = create_backend("auto", model)
+    assert backend.NAME != "onnxruntime"
+    assert [r.getMessage() for r in caplog.records] == [
+        "onnxruntime could not start (No module named 'onnxscript'): trying the next CPU runtime"]

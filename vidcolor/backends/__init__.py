@@ -9,7 +9,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..errors import BackendUnavailable
+from ..errors import BackendUnavailable, first_line
 from .base import Backend
 from .pytorch import TorchCPUBackend, TorchCUDABackend
 
@@ -23,7 +23,7 @@ except ImportError:  # the optional extra `vidcolor[openvino]` is not installed
     OpenVINOCPUBackend = None
 try:
     from .onnxruntime_cpu import OnnxRuntimeCPUBackend
-except ImportError:  # the optional extra `vidcolor[cpu-fast]` is not installed
+except ImportError:  # a dependency of vidcolor's, yet an install may lack it
     OnnxRuntimeCPUBackend = None
 
 log = logging.getLogger("vidcolor")
@@ -51,19 +51,18 @@ def check_backend(name: str) -> None:
         raise BackendUnavailable(
             "backend tensorrt: the tensorrt package is not installed (pip install 'vidcolor[tensorrt]')"
         )
-    if extra := _missing_extra(name):
-        raise BackendUnavailable(f"backend {name}: the {name} package is not installed (pip install "
-                                 f"'vidcolor[{extra}]')")  # fmt: skip
+    if install := _install_command(name):
+        raise BackendUnavailable(f"backend {name}: the {name} package is not installed ({install})")
     if name in ("cuda", "tensorrt") and not torch.cuda.is_available():
         raise BackendUnavailable(f"backend {name}: no CUDA GPU is visible to PyTorch")
 
 
-def _missing_extra(name: str) -> str | None:
-    """The extra that installs CPU runtime ``name``, where its package does not import."""
+def _install_command(name: str) -> str | None:
+    """What installs CPU runtime ``name``, where its package does not import."""
     if name == "onnxruntime" and OnnxRuntimeCPUBackend is None:
-        return "cpu-fast"
+        return "pip install onnxruntime"  # a dependency of vidcolor's: something removed it
     if name == "openvino" and OpenVINOCPUBackend is None:
-        return "openvino"
+        return "pip install 'vidcolor[openvino]'"
     return None
 
 
@@ -83,8 +82,8 @@ def create_backend(
     check_backend(name)
     if int8_graph is not None:
         if name not in ("auto", "onnxruntime") or OnnxRuntimeCPUBackend is None:
-            raise BackendUnavailable("int8 runs on the onnxruntime backend: use --backend onnxruntime (or auto) "
-                                     "with pip install 'vidcolor[cpu-fast]'")  # fmt: skip
+            raise BackendUnavailable("int8 runs on the onnxruntime backend: use --backend onnxruntime (or auto), "
+                                     "with onnxruntime installed (pip install onnxruntime)")  # fmt: skip
         return OnnxRuntimeCPUBackend(model, graph=int8_graph, threads=threads)
     if name == "cpu":
         return TorchCPUBackend(model, threads=threads)
@@ -100,17 +99,21 @@ def create_backend(
     if name == "auto" and TensorRTBackend is not None:
         try:
             return TensorRTBackend(model)
-        except BackendUnavailable as exc:
-            log.warning("tensorrt unavailable (%s); using cuda", exc)
+        except Exception as exc:  # noqa: BLE001 (whatever stops it starting, auto goes on to the next)
+            log.warning("tensorrt could not start (%s): running on cuda", first_line(exc))
     return TorchCUDABackend(model)
 
 
 def _fastest_cpu_backend(model: nn.Module, threads: int | None) -> Backend:
     """onnxruntime, then OpenVINO, then PyTorch: their order on the fast model (34.8, 32.1 and 17.7 frames/s at
-    256x448 on a 2-core EPYC; benchmarks/README.md)."""
+    256x448 on a 2-core EPYC; benchmarks/README.md). One that cannot start (a checkpoint of the user's needs the
+    ONNX exporter, an extra) is said in one line, and the next one runs."""
     for runtime in (OnnxRuntimeCPUBackend, OpenVINOCPUBackend):
         if runtime is not None:
-            return runtime(model, threads=threads)
+            try:
+                return runtime(model, threads=threads)
+            except Exception as exc:  # noqa: BLE001 (whatever stops it starting, auto goes on to the next)
+                log.warning("%s could not start (%s): trying the next CPU runtime", runtime.NAME, first_line(exc))
     return TorchCPUBackend(model, threads=threads)
 
 
