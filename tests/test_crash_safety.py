@@ -190,7 +190,7 @@ def test_a_failure_while_finishing_keeps_the_whole_partial(tmp_path: Path, color
     src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
     write_video(src, frames=12)
 
-    def failing_finish(partial: Path, output: Path) -> None:
+    def failing_finish(partial: Path, output: Path, **_: object) -> None:
         raise av.error.ArgumentError(22, "Invalid argument")
 
     monkeypatch.setattr(fragments, "finish", failing_finish)
@@ -209,7 +209,7 @@ def test_resume_keeps_every_whole_fragment(tmp_path: Path, colorizer, monkeypatc
     src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
     write_video(src, frames=150, fps=30, audio_seconds=5.0)
     finish = fragments.finish
-    monkeypatch.setattr(fragments, "finish", lambda partial, output: (_ for _ in ()).throw(OSError("no")))
+    monkeypatch.setattr(fragments, "finish", lambda *_, **__: (_ for _ in ()).throw(OSError("no")))
     with pytest.raises(OutputError):
         pipeline.colorize_file(src, out, colorizer=colorizer)
     partial = fragments.fragments_path(out)

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import CLIPS_DIR, decode_frames, frame_times, luma_planes, write_video
+from media import CLIPS_DIR, audio_packets, decode_frames, frame_times, luma_planes, write_video
 
 from vidcolor import colorize_file
 from vidcolor.sources import luma_plane
@@ -178,3 +178,31 @@ def test_images_file_and_folder(tmp_path, weights):
     assert batch.returncode == 0, batch.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.jpg"]
     assert os.listdir(folder) == os.listdir(folder)  # input folder untouched
+
+
+def test_aac_is_copied_into_mpeg_ts_in_sync(tmp_path, colorizer, caplog):
+    """MPEG-TS carries AAC (with ADTS headers): copied, not re-encoded, and still in step with the video."""
+    src = write_video(tmp_path / "in.mp4", frames=25, fps=25, audio_seconds=1.0)
+    with caplog.at_level("INFO", logger="vidcolor"):
+        colorize_file(src, tmp_path / "out.ts", colorizer=colorizer)
+    assert not [r for r in caplog.records if "re-encoding" in r.getMessage()]
+    before, after = audio_packets(src), audio_packets(tmp_path / "out.ts")
+    assert len(before) == len(after)
+    assert all(ts[1][7:] == mp4[1] for mp4, ts in zip(before, after, strict=True))  # the same AAC frames
+    lead = frame_times(src)[0] - before[0][0]
+    assert frame_times(tmp_path / "out.ts")[0] - after[0][0] == pytest.approx(lead, abs=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mov"])
+def test_an_undetermined_language_stays_undetermined(tmp_path, colorizer, suffix):
+    """FFmpeg reads "und" back as no tag, and writes "und" for no tag: what the file holds is what counts (in
+    Matroska a track without a language element would be English)."""
+    src = write_video(tmp_path / f"in{suffix}", frames=12, audio_seconds=0.5, audio_language="und")
+    colorize_file(src, tmp_path / f"out{suffix}", colorizer=colorizer)
+    original, data = src.read_bytes(), (tmp_path / f"out{suffix}").read_bytes()
+    if suffix == ".mkv":
+        assert data.count(b"\x22\xb5\x9c\x83und") == 2  # TrackLanguage "und", video and audio
+    else:  # each track's media header: the same language code as the input's ("unspecified")
+        def languages(data: bytes) -> list[bytes]:
+            return [data[at + 24 : at + 26] for at in range(len(data)) if data[at : at + 4] == b"mdhd"]
+        assert languages(data) == languages(original) == [b"\x7f\xff"] * 2

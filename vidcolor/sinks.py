@@ -26,11 +26,17 @@ _DEFAULT_RATE = Fraction(25)
 _MP4_SUFFIXES = (".mp4", ".m4v")  # PCM is legal there, yet browsers and phones will not play it
 
 
+# FFmpeg's MPEG-TS muxer keeps no codec list (asked, it names its MPEG-2 defaults alone), yet it writes these audio
+# codecs (libavformat/mpegtsenc.c's stream types; raw AAC from MP4 gets its ADTS headers there)
+_MPEGTS_AUDIO = frozenset({"aac", "mp2", "mp3", "ac3", "eac3", "opus", "dts", "truehd"})
+
+
 @functools.cache
 def _codecs_of(suffix: str) -> frozenset[str]:
     """The codecs FFmpeg's muxer for ``suffix`` can hold (empty where it does not say: then audio is AAC)."""
-    with av.open(io.BytesIO(), mode="w", format=VIDEO_CONTAINERS[suffix.lower()]) as probe:
-        return frozenset(probe.supported_codecs)
+    muxer = VIDEO_CONTAINERS[suffix.lower()]
+    with av.open(io.BytesIO(), mode="w", format=muxer) as probe:
+        return frozenset(probe.supported_codecs) | (_MPEGTS_AUDIO if muxer == "mpegts" else frozenset())
 
 
 def encoded_size(width: int, height: int) -> tuple[int, int]:
