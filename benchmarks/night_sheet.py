@@ -1,6 +1,6 @@
-"""Night-vision contact sheet: sensor frame | visible-light model | the sensor's model | colour truth, for an even
-spread of the held-out thermal pairs, the external thermal test pairs and the held-out NIR pairs, each cell
-captioned with its scores (as quality_sheet.py does).
+"""Night-vision contact sheet: sensor frame | visible-light model | the sensor's model in its sensor and its
+daylight rendering | colour truth, for an even spread of the held-out thermal pairs, the external thermal test
+pairs and the held-out NIR pairs, each cell captioned with its scores (as quality_sheet.py does).
 
     python benchmarks/night_sheet.py --out benchmarks/night_sheet.jpg
 """
@@ -35,8 +35,9 @@ def main() -> None:
     visible = Colorizer(backend="cpu", model="fast")
     blocks = []
     for sensor, folder in FOLDERS:
-        models = {"visible-light model": visible, f"{sensor} model": Colorizer(backend="cpu", sensor=sensor)}
-        blocks.append(make_sheet(models, spread(pair_frames(args.data / folder), args.per_folder), columns=2,
+        models = {"visible-light model": visible, **{f"{sensor} model, {render}": Colorizer(
+            backend="cpu", sensor=sensor, render=render) for render in ("sensor", "daylight")}}  # fmt: skip
+        blocks.append(make_sheet(models, spread(pair_frames(args.data / folder), args.per_folder), columns=1,
                                  grey_label="sensor frame"))
     width = max(block.shape[1] for block in blocks)
     sheet = np.concatenate([np.pad(b, ((0, 12), (0, width - b.shape[1]), (0, 0)), constant_values=255) for b in blocks])

@@ -126,3 +126,12 @@ def test_eval_video_scores_the_lightness_shown(daylight_weights, tmp_path):
     scores = {render: evaluate_clip(daylight(daylight_weights, render), tmp_path / "scene_ir.mp4", [0.9], frames=5)
               ["scores"]["per-frame"]["psnr"] for render in ("sensor", "daylight")}  # fmt: skip
     assert scores["daylight"] < scores["sensor"] - 1
+
+
+def test_black_hot_is_relit_as_the_white_hot_frame_it_inverts(daylight_weights):
+    heat = (np.random.default_rng(0).random((64, 96)) * 255).astype(np.uint8)  # a white-hot frame's grey
+    white = daylight(daylight_weights, "daylight").colorize_image(heat)
+    black = Colorizer(backend="cpu", size=TEST_SIZE, weights=daylight_weights, sensor="thermal-blackhot",
+                      render="daylight").colorize_image(255 - heat)  # fmt: skip
+    assert np.abs(white.astype(int) - black).mean() < 1.0
+    assert np.abs(white.astype(int) - (255 - heat)[..., None]).mean() > 20  # relit, not the black-hot grey
