@@ -12,6 +12,7 @@ from vidcolor.color import (
     _lab_to_chroma_torch,
     lab_to_chroma,
     lab_to_rgb,
+    lightness_to_luma,
     luma_to_lightness_table,
     rgb_to_lab,
 )
@@ -94,3 +95,10 @@ def test_opencv_chroma_agrees_with_the_torch_maths_gpus_run(full_range, matrix):
 def test_unknown_matrix_is_refused():
     with pytest.raises(ValueError, match="bt601"):
         YuvFormat(full_range=False, matrix="bt2020")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("full_range", [False, True])
+def test_lightness_to_luma_inverts_the_luma_table(full_range):
+    codes = torch.arange(0, 256) if full_range else torch.arange(16, 236)
+    lightness = luma_to_lightness_table(full_range)[codes]
+    assert torch.equal(lightness_to_luma(lightness, full_range).long(), codes)
