@@ -32,13 +32,16 @@ def model(weights):
     return load_model(weights)
 
 
-ARCHITECTURES = {"fast": PRESETS["fast"].config, "quality": PRESETS["quality"].config,
+ARCHITECTURES = {"fast": PRESETS["fast"].config, "quality-bins": replace(PRESETS["quality"].config, ab_bins=True),
                  "fast-bins": replace(PRESETS["fast"].config, ab_bins=True),
                  "night-daylight": replace(PRESETS["fast"].config, ab_bins=True, predict_lightness=True)}  # fmt: skip
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+# Each head once in float32 (a regression head, the shipped bins heads, the night models' three planes), and in
+# float16 (TensorRT's) the graphs that differ there: the annealed mean in float32 inside, and the relight head.
+@pytest.mark.parametrize(("architecture", "precision"), [("fast", "fp32"), ("quality-bins", "fp32"),
+                                                         ("fast-bins", "fp16"), ("night-daylight", "fp32"),
+                                                         ("night-daylight", "fp16")])  # fmt: skip
 def test_onnx_export_matches_pytorch(architecture, tmp_path, precision):
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
