@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vidcolor",
         description="Colorize a grayscale video (or an image, or a folder of images).",
-        epilog="other commands: vidcolor batch, live, train, quantize, eval, eval-video, bench (each with --help)",
+        epilog="other commands: vidcolor batch, live, serve, train, quantize, eval, eval-video, bench "
+               "(each with --help)",
     )
     parser.add_argument("input", type=Path, help="video file, image file, or folder of images")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output video, image, or folder")
@@ -618,6 +619,38 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_serve_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vidcolor serve", description="Colorize over HTTP: a JSON API (OpenAPI page at /docs).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this "
+                        "machine only)")
+    parser.add_argument("--port", type=_positive_int, default=8000, help="default: 8000")
+    parser.add_argument("--out", type=Path, default=Path("vidcolor-serve"),
+                        help="folder for results and uploads in progress (default: ./vidcolor-serve)")
+    parser.add_argument("--token", default=os.environ.get("VIDCOLOR_TOKEN"),
+                        help="demand 'Authorization: Bearer TOKEN' on every route (default: $VIDCOLOR_TOKEN)")
+    parser.add_argument("--max-upload", type=_positive_int, metavar="BYTES", default=4 << 30,
+                        help="largest upload accepted (default: 4 GiB)")
+    _add_model_options(parser)
+    _add_message_flags(parser)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .serve import create_app
+    except ImportError as exc:
+        raise InputError(f"vidcolor serve needs its extra: pip install 'vidcolor[serve]' ({exc.name} is missing)"
+                         ) from exc  # fmt: skip
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: other machines can reach it%s", args.host,
+                    "" if args.token else " (and no --token guards it)")  # fmt: skip
+    app = create_app(_colorizer(args), args.out, token=args.token, max_upload=args.max_upload)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 COMMANDS = {
     "batch": (build_batch_parser, _batch),
     "train": (build_train_parser, _train),
@@ -626,6 +659,7 @@ COMMANDS = {
     "eval-video": (build_eval_video_parser, _eval_video),
     "bench": (build_bench_parser, _bench),
     "live": (build_live_parser, _live),
+    "serve": (build_serve_parser, _serve),
 }
 
 

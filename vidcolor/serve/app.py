@@ -1,0 +1,162 @@
+"""`vidcolor serve`'s JSON API on FastAPI: photos colorized at once, videos as jobs, the one colorizer the
+command line uses. Uploads stream to disk under a size limit; a file's own name never becomes a path; every error
+is JSON with the command line's one-line message."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import cv2
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..colorizer import Colorizer
+from ..errors import VidcolorError, first_line
+from ..images import IMAGE_SUFFIXES
+from ..safe_output import VIDEO_SUFFIXES
+from ..sources import FileSource
+from .jobs import JobRunner
+
+DEFAULT_MAX_UPLOAD = 4 << 30  # bytes
+_CHUNK = 1 << 20
+_RAW_BODY = {"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                 "format": "binary"}}}}}  # fmt: skip
+
+
+_BEARER = HTTPBearer(auto_error=False)  # module-level: FastAPI resolves the string annotations in this module
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None,
+               max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAPI:  # fmt: skip
+    """The API over ``colorizer``; results and uploads in progress live under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    uploads = out / ".uploads"
+    uploads.mkdir(exist_ok=True)
+    runner = JobRunner(colorizer, out)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.close()
+
+    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
+        if token is not None and (credentials is None or not secrets.compare_digest(credentials.credentials, token)):
+            raise HTTPException(401, "a bearer token is needed (Authorization: Bearer TOKEN)")
+
+    app = FastAPI(title="vidcolor", lifespan=lifespan, dependencies=[Depends(authorised)])
+    app.state.runner = runner
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(VidcolorError)
+    async def vidcolor_error(_: Request, exc: VidcolorError) -> JSONResponse:
+        return JSONResponse({"error": first_line(exc)}, status_code=400)
+
+    async def receive(request: Request, suffixes: tuple[str, ...]) -> tuple[str, Path]:
+        """The request body streamed into a file under ``uploads`` (its name given by ?name=, for its suffix)."""
+        name = Path(request.query_params.get("name", "")).name  # the last part only: no path leaves ``out``
+        suffix = Path(name).suffix.lower()
+        if suffix not in suffixes:
+            raise HTTPException(415, f"?name= must end in one of {', '.join(sorted(suffixes))}, got {name!r}")
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > max_upload:
+            raise HTTPException(413, f"the upload is larger than the limit ({max_upload} bytes)")
+        handle, path = tempfile.mkstemp(suffix=suffix, dir=uploads)
+        size = 0
+        try:
+            with open(handle, "wb") as file:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > max_upload:
+                        raise _TooLarge
+                    file.write(chunk)
+        except _TooLarge:
+            Path(path).unlink(missing_ok=True)
+            raise HTTPException(413, f"the upload is larger than the limit ({max_upload} bytes)") from None
+        except BaseException:  # the client went away mid-upload: nothing half-written stays
+            Path(path).unlink(missing_ok=True)
+            raise
+        if size == 0:
+            Path(path).unlink(missing_ok=True)
+            raise HTTPException(400, "the upload is empty")
+        return name, Path(path)
+
+    @app.get("/api/health")
+    def health() -> dict[str, object]:
+        return {"status": "ok", "model": colorizer.model_name, "backend": colorizer.backend.NAME,
+                "sensor": colorizer.sensor, "jobs": len(runner.jobs)}  # fmt: skip
+
+    @app.post("/api/images", openapi_extra=_RAW_BODY, response_class=Response)
+    async def colorize_image(request: Request, format: str = "png", saturation: float = 1.0) -> Response:
+        if format not in ("png", "jpeg"):
+            raise HTTPException(400, f"format must be png or jpeg, got {format!r}")
+        _, path = await receive(request, tuple(IMAGE_SUFFIXES))
+        try:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        finally:
+            path.unlink(missing_ok=True)
+        if image is None:
+            raise HTTPException(400, "the upload is not an image OpenCV can read")
+        rgb = colorizer.colorize_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), float(np.clip(saturation, 0, 3)))
+        encoded = cv2.imencode(f".{'jpg' if format == 'jpeg' else 'png'}", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1]
+        return Response(encoded.tobytes(), media_type=f"image/{format}")
+
+    @app.post("/api/jobs", openapi_extra=_RAW_BODY, status_code=202)
+    async def submit_job(request: Request) -> dict[str, object]:
+        name, path = await receive(request, VIDEO_SUFFIXES + (".avi", ".webm"))
+        try:
+            source = FileSource(path)  # checked before any work: a bad file is the client's error, now
+            total = source.info.frame_count
+            source.close()
+        except VidcolorError as exc:  # said of the client's file, not of where the server keeps it
+            path.unlink(missing_ok=True)
+            raise HTTPException(400, first_line(exc).replace(str(path), name)) from exc
+        job = runner.submit(name, path, ".mp4")
+        job.total = total
+        return job.status()
+
+    def job_of(job_id: str):  # noqa: ANN202 (a Job)
+        job = runner.jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id}")
+        return job
+
+    @app.get("/api/jobs")
+    def list_jobs() -> list[dict[str, object]]:
+        return [job.status() for job in runner.jobs.values()]
+
+    @app.get("/api/jobs/{job_id}")
+    def job_status(job_id: str) -> dict[str, object]:
+        return job_of(job_id).status()
+
+    @app.get("/api/jobs/{job_id}/result")
+    def job_result(job_id: str) -> FileResponse:
+        job = job_of(job_id)
+        if job.state != "done":
+            raise HTTPException(409, f"job {job_id} is {job.state}, not done")
+        return FileResponse(job.output, media_type="video/mp4", filename=f"{Path(job.name).stem}_colour.mp4")
+
+    @app.delete("/api/jobs/{job_id}")
+    def cancel_job(job_id: str) -> dict[str, object]:
+        job = job_of(job_id)
+        runner.cancel(job)
+        if job.state == "done":
+            job.output.unlink(missing_ok=True)
+            del runner.jobs[job_id]
+            return {"id": job_id, "state": "deleted"}
+        return job.status()
+
+    return app
