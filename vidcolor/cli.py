@@ -630,9 +630,21 @@ def build_serve_parser() -> argparse.ArgumentParser:
                         help="demand 'Authorization: Bearer TOKEN' on every route (default: $VIDCOLOR_TOKEN)")
     parser.add_argument("--max-upload", type=_positive_int, metavar="BYTES", default=4 << 30,
                         help="largest upload accepted (default: 4 GiB)")
+    parser.add_argument("--source", action="append", type=_named_source, default=[], metavar="NAME=URL",
+                        help="a live source for the Live page, as vidcolor live takes it (camera index, /dev/videoN, "
+                             "rtsp://, udp://, a video file, looped); repeat for more")
+    parser.add_argument("--smooth", type=_strength, default=DEFAULT_SMOOTH,
+                        help=f"live sources' temporal smoothing 0..1 (default: {DEFAULT_SMOOTH})")
     _add_model_options(parser)
     _add_message_flags(parser)
     return parser
+
+
+def _named_source(text: str) -> tuple[str, str]:
+    name, _, location = text.partition("=")
+    if not name or not location or not name.replace("-", "").replace("_", "").isalnum():
+        raise argparse.ArgumentTypeError(f"expected NAME=URL, NAME of letters, digits, - and _; got {text!r}")
+    return name, location
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -646,7 +658,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: other machines can reach it%s", args.host,
                     "" if args.token else " (and no --token guards it)")  # fmt: skip
-    app = create_app(_colorizer(args), args.out, token=args.token, max_upload=args.max_upload)
+    names = [name for name, _ in args.source]
+    if len(set(names)) != len(names):
+        raise InputError(f"--source names must differ: {', '.join(names)}")
+    app = create_app(_colorizer(args), args.out, token=args.token, max_upload=args.max_upload,
+                     sources=dict(args.source), smooth=args.smooth)  # fmt: skip
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -1,9 +1,11 @@
-"""`vidcolor serve`'s JSON API on FastAPI: photos colorized at once, videos as jobs, the one colorizer the
-command line uses. Uploads stream to disk under a size limit; a file's own name never becomes a path; every error
-is JSON with the command line's one-line message."""
+"""`vidcolor serve` on FastAPI: two pages (Colorize, Live) and the JSON API behind them; photos colorized at once,
+videos as jobs, live sources as MJPEG streams, all with the one colorizer the command line uses. Uploads stream to
+disk under a size limit; a file's own name never becomes a path; every error is JSON with the command line's
+one-line message."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
@@ -14,7 +16,7 @@ from typing import Annotated
 import cv2
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..colorizer import Colorizer
@@ -23,6 +25,7 @@ from ..images import IMAGE_SUFFIXES
 from ..safe_output import VIDEO_SUFFIXES
 from ..sources import FileSource
 from .jobs import JobRunner
+from .streams import LiveStream
 
 DEFAULT_MAX_UPLOAD = 4 << 30  # bytes
 _CHUNK = 1 << 20
@@ -30,6 +33,7 @@ _RAW_BODY = {"requestBody": {"content": {"application/octet-stream": {"schema": 
                                                                                  "format": "binary"}}}}}  # fmt: skip
 
 
+PAGES = Path(__file__).resolve().parent / "pages"
 _BEARER = HTTPBearer(auto_error=False)  # module-level: FastAPI resolves the string annotations in this module
 
 
@@ -37,22 +41,38 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None,
-               max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAPI:  # fmt: skip
-    """The API over ``colorizer``; results and uploads in progress live under ``out``."""
+def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max_upload: int = DEFAULT_MAX_UPLOAD,
+               sources: dict[str, str] | None = None, smooth: float = 0.9) -> FastAPI:  # fmt: skip
+    """The pages and API over ``colorizer``; results and uploads in progress live under ``out``; ``sources``
+    (name -> what ``vidcolor live`` takes) are opened here, each colorized by one loop from now on."""
     out.mkdir(parents=True, exist_ok=True)
     uploads = out / ".uploads"
     uploads.mkdir(exist_ok=True)
     runner = JobRunner(colorizer, out)
+    streams: dict[str, LiveStream] = {}
+    try:
+        for name, location in (sources or {}).items():
+            streams[name] = LiveStream(name, location, colorizer, smooth=smooth)
+    except BaseException:
+        for stream in streams.values():
+            stream.close()
+        runner.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        for stream in streams.values():
+            stream.close()
         runner.close()
 
-    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
-        if token is not None and (credentials is None or not secrets.compare_digest(credentials.credentials, token)):
-            raise HTTPException(401, "a bearer token is needed (Authorization: Bearer TOKEN)")
+    def authorised(request: Request,
+                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:  # fmt: skip
+        """The token from the Authorization header, or from ?token= where a browser cannot send one (a page, a
+        link, an image's stream)."""
+        given = credentials.credentials if credentials is not None else request.query_params.get("token")
+        if token is not None and (given is None or not secrets.compare_digest(given, token)):
+            raise HTTPException(401, "a bearer token is needed (Authorization: Bearer TOKEN, or ?token=TOKEN)")
 
     app = FastAPI(title="vidcolor", lifespan=lifespan, dependencies=[Depends(authorised)])
     app.state.runner = runner
@@ -93,6 +113,48 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None,
             Path(path).unlink(missing_ok=True)
             raise HTTPException(400, "the upload is empty")
         return name, Path(path)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def colorize_page() -> HTMLResponse:
+        return HTMLResponse((PAGES / "colorize.html").read_text())
+
+    @app.get("/live", response_class=HTMLResponse, include_in_schema=False)
+    def live_page() -> HTMLResponse:
+        return HTMLResponse((PAGES / "live.html").read_text())
+
+    def stream_of(name: str) -> LiveStream:
+        if name not in streams:
+            raise HTTPException(404, f"no live source {name}")
+        return streams[name]
+
+    @app.get("/api/streams")
+    def list_streams() -> list[dict[str, object]]:
+        return [stream.status() for stream in streams.values()]
+
+    @app.get("/api/streams/{name}/status")
+    def stream_status(name: str) -> dict[str, object]:
+        return stream_of(name).status()
+
+    @app.get("/api/streams/{name}", response_class=StreamingResponse)
+    async def watch(name: str, request: Request) -> StreamingResponse:
+        """The source's colour pictures as MJPEG (multipart/x-mixed-replace), newest first: a slow viewer skips
+        pictures, it never queues them. A viewer that goes away ends its generator within a second."""
+        stream = stream_of(name)
+
+        async def pictures() -> AsyncIterator[bytes]:
+            number = 0
+            stream.viewers += 1
+            try:
+                while not await request.is_disconnected():
+                    newest = await asyncio.to_thread(stream.newer_than, number, 1.0)
+                    if newest is not None:
+                        number, jpeg = newest
+                        yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + \
+                            str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"
+            finally:
+                stream.viewers -= 1
+
+        return StreamingResponse(pictures(), media_type="multipart/x-mixed-replace; boundary=frame")
 
     @app.get("/api/health")
     def health() -> dict[str, object]:
