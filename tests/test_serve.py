@@ -76,7 +76,7 @@ def test_a_cancelled_job_stops_and_leaves_nothing(client, tmp_path):
     assert wait_for(client, job_id, {"cancelled", "done"})["state"] == "cancelled"
     assert client.get(f"/api/jobs/{job_id}/result").status_code == 409
     out = tmp_path / "out"
-    assert not [p for p in out.rglob("*") if p.is_file()]  # no partial, no upload
+    assert not [p for p in out.rglob("*") if p.is_file() and p.name != "jobs.json"]  # no partial, no upload
 
 
 @pytest.mark.parametrize(("url", "body", "status", "message"), [
@@ -91,7 +91,8 @@ def test_bad_uploads_are_json_errors_with_one_line(client, url, body, status, me
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert message in error and "\n" not in error and "Traceback" not in error and ".uploads" not in error
-    assert not [p for p in Path(client.app.state.runner.folder).rglob("*") if p.is_file()]  # nothing kept
+    kept = [p for p in Path(client.app.state.runner.folder).rglob("*") if p.is_file() and p.name != "jobs.json"]
+    assert not kept
 
 
 def test_a_name_with_a_path_writes_nowhere_else(client, tmp_path):
@@ -152,3 +153,22 @@ def test_the_command_serves_on_loopback(weights, tmp_path):
         server.send_signal(signal.SIGTERM)
         stderr = server.communicate(timeout=30)[1]
     assert "Traceback" not in stderr
+
+
+def test_a_restarted_server_continues_its_unfinished_job(colorizer, tmp_path):
+    """Stopped mid-job, the server keeps the partial output; the next one on the same folder resumes it."""
+    clip = write_video(tmp_path / "film.mp4", width=320, height=192, frames=240, fps=24)
+    out = tmp_path / "out"
+    with TestClient(create_app(colorizer, out)) as client:
+        job_id = client.post("/api/jobs?name=film.mp4", content=clip.read_bytes()).json()["id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/jobs/{job_id}").json()["frames"] < 100:  # two whole fragments (2 s each)
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert (out / f".{job_id}.mp4.partial.mp4").is_file()
+    with TestClient(create_app(colorizer, out)) as client:
+        assert client.get(f"/api/jobs/{job_id}").json()["name"] == "film.mp4"
+        done = wait_for(client, job_id, {"done", "failed"})
+        assert done["state"] == "done" and done["resumed_at"] >= 48, done  # not from the start
+        (tmp_path / "back.mp4").write_bytes(client.get(f"/api/jobs/{job_id}/result").content)
+    assert frame_times(tmp_path / "back.mp4") == pytest.approx(frame_times(clip), abs=1e-6)

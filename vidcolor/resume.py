@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 from av.bitstream import BitStreamFilterContext
@@ -69,24 +70,44 @@ class Cut:
 
 
 def find_cut(partial: Path) -> Cut:
+    """After the last whole fragment whose frames leave no gap in display order. A fragment the encoder wrote
+    when a run was stopped (not killed) can end inside a group of pictures: its last P-frame is there, the
+    B-frames shown before it are not; such a tail is cut back to its keyframe."""
     whole_bytes = _whole_boxes(partial)
-    frames, resume_at = 0, Fraction(0)
-    fragment = Cut(frames, resume_at, whole_bytes)
     try:
         container = av.open(str(partial))
     except av.FFmpegError:  # killed before its header was whole: no frame to keep
-        return Cut(0, resume_at)
-    with container:
-        for packet in _packets(container):
-            if packet.stream.type != "video" or not _within(packet, whole_bytes):
-                continue
-            if packet.is_keyframe:  # a fragment starts here
-                fragment = Cut(frames, packet.pts * packet.time_base, whole_bytes)
-            if not packet.duration:  # where this fragment ends is unknown: keep those before it
-                return fragment
-            frames += 1
-            resume_at = max(resume_at, (packet.pts + packet.duration) * packet.time_base)
-    return Cut(frames, resume_at, whole_bytes)
+        return Cut(0, Fraction(0))
+    with container:  # the timing of each whole video packet, not its data: a long partial holds gigabytes
+        video = [_Timing(p.pts, p.duration or 0, p.is_keyframe, p.time_base) for p in _packets(container)
+                 if p.stream.type == "video" and _within(p, whole_bytes)]  # fmt: skip
+    if not video or not all(p.duration for p in video):  # where frames end is unknown: keep whole groups only
+        unknown = next((i for i, p in enumerate(video) if not p.duration), len(video))
+        video = video[: max((i for i, p in enumerate(video[:unknown]) if p.is_keyframe), default=0)]
+    cuts = [len(video), *sorted((i for i, p in enumerate(video) if p.is_keyframe and i), reverse=True)]
+    for frames in cuts:
+        kept = video[:frames]
+        if _no_gap(kept):
+            resume_at = max((p.pts + p.duration) * p.time_base for p in kept)
+            return Cut(frames, resume_at, whole_bytes)
+    return Cut(0, Fraction(0), whole_bytes)
+
+
+class _Timing(NamedTuple):
+    pts: int
+    duration: int
+    is_keyframe: bool
+    time_base: Fraction
+
+
+def _no_gap(packets: list[_Timing]) -> bool:
+    """Whether these frames follow one another in display order: no step between two longer than one and a half
+    of their usual duration (a variable frame rate's longer step only costs a shorter cut)."""
+    if not packets:
+        return False
+    times = sorted(p.pts for p in packets)
+    usual = sorted(p.duration for p in packets)[len(packets) // 2]
+    return all(later - earlier <= 1.5 * usual for earlier, later in zip(times, times[1:], strict=False))
 
 
 def _within(packet: av.Packet, whole_bytes: int) -> bool:

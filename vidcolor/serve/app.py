@@ -48,7 +48,7 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max
     out.mkdir(parents=True, exist_ok=True)
     uploads = out / ".uploads"
     uploads.mkdir(exist_ok=True)
-    runner = JobRunner(colorizer, out)
+    runner = JobRunner(colorizer, out, uploads)
     streams: dict[str, LiveStream] = {}
     try:
         for name, location in (sources or {}).items():
@@ -186,9 +186,7 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max
         except VidcolorError as exc:  # said of the client's file, not of where the server keeps it
             path.unlink(missing_ok=True)
             raise HTTPException(400, first_line(exc).replace(str(path), name)) from exc
-        job = runner.submit(name, path, ".mp4")
-        job.total = total
-        return job.status()
+        return runner.submit(name, path, ".mp4", total).status()
 
     def job_of(job_id: str):  # noqa: ANN202 (a Job)
         job = runner.jobs.get(job_id)
@@ -214,11 +212,10 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max
     @app.delete("/api/jobs/{job_id}")
     def cancel_job(job_id: str) -> dict[str, object]:
         job = job_of(job_id)
-        runner.cancel(job)
-        if job.state == "done":
-            job.output.unlink(missing_ok=True)
-            del runner.jobs[job_id]
+        if job.state in ("done", "failed", "cancelled"):
+            runner.forget(job)
             return {"id": job_id, "state": "deleted"}
+        runner.cancel(job)
         return job.status()
 
     return app

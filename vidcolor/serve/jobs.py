@@ -1,9 +1,13 @@
 """Video jobs for `vidcolor serve`: one worker thread colorizes them in turn with the server's one colorizer,
-through the same ``colorize_file`` as the command line (crash-safe output, resume); progress is read by the API."""
+through the same ``colorize_file`` as the command line (crash-safe output, resume); progress is read by the API.
+The list is kept in ``jobs.json`` beside the results: a restarted server shows the jobs it had and continues the
+unfinished ones where their partial outputs end, as the command line resumes a killed run."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -22,6 +26,10 @@ class JobCancelled(VidcolorError):
     """Raised on the encoder's thread to stop a job the client deleted."""
 
 
+class ServerStopping(VidcolorError):
+    """Raised on the encoder's thread to stop a job, its partial output kept, when the server stops."""
+
+
 @dataclass
 class Job:
     id: str
@@ -32,8 +40,14 @@ class Job:
     frames: int = 0
     total: int | None = None
     error: str = ""
+    resumed_at: int = 0  # frames an earlier server's partial output gave it
     started: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    def record(self) -> dict[str, object]:
+        """What ``jobs.json`` keeps of the job."""
+        return {"id": self.id, "name": self.name, "source": self.source.name, "output": self.output.name,
+                "state": self.state, "frames": self.frames, "total": self.total, "error": self.error}  # fmt: skip
 
     def status(self) -> dict[str, object]:
         elapsed = time.monotonic() - self.started if self.started else 0.0
@@ -41,24 +55,52 @@ class Job:
         left = (self.total - self.frames) / fps if fps and self.total else None
         return {"id": self.id, "name": self.name, "state": self.state, "frames": self.frames, "total": self.total,
                 "fps": round(fps, 2), "eta_seconds": None if left is None else round(left, 1),
-                "error": self.error or None}  # fmt: skip
+                "error": self.error or None, "resumed_at": self.resumed_at}  # fmt: skip
 
 
 class JobRunner:
     """Colorizes queued jobs one at a time on its own thread (the model is shared; a second job would only halve
     the first's speed)."""
 
-    def __init__(self, colorizer: Colorizer, folder: Path) -> None:
-        self.colorizer, self.folder = colorizer, folder
+    def __init__(self, colorizer: Colorizer, folder: Path, uploads: Path) -> None:
+        self.colorizer, self.folder, self.uploads = colorizer, folder, uploads
         self.jobs: dict[str, Job] = {}
         self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._saving = threading.Lock()
+        self._closing = threading.Event()
+        self._reload()
         self._thread = threading.Thread(target=self._work, name="vidcolor-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, name: str, source: Path, suffix: str) -> Job:
+    def _reload(self) -> None:
+        """The jobs of an earlier server; the unfinished ones queued again (a job whose upload is gone fails)."""
+        try:
+            records = json.loads((self.folder / "jobs.json").read_text())
+        except (OSError, ValueError):
+            return
+        for record in records:
+            job = Job(record["id"], record["name"], self.uploads / record["source"], self.folder / record["output"],
+                      record["state"], record["frames"], record["total"], record["error"])  # fmt: skip
+            self.jobs[job.id] = job
+            if job.state in ("queued", "running"):
+                job.state, job.frames = "queued", 0
+                self._queue.put(job)
+        if any(job.state == "queued" for job in self.jobs.values()):
+            log.info("continuing %d unfinished jobs", sum(job.state == "queued" for job in self.jobs.values()))
+
+    def save(self) -> None:
+        """``jobs.json``, whole or not at all."""
+        with self._saving:
+            path = self.folder / "jobs.json"
+            partial = path.with_name(".jobs.json.partial")
+            partial.write_text(json.dumps([job.record() for job in list(self.jobs.values())], indent=1))
+            os.replace(partial, path)
+
+    def submit(self, name: str, source: Path, suffix: str, total: int | None) -> Job:
         job_id = uuid.uuid4().hex
-        job = Job(job_id, name, source, self.folder / f"{job_id}{suffix}")
+        job = Job(job_id, name, source, self.folder / f"{job_id}{suffix}", total=total)
         self.jobs[job_id] = job
+        self.save()
         self._queue.put(job)
         return job
 
@@ -66,34 +108,51 @@ class JobRunner:
         job.cancel.set()
         if job.state == "queued":
             job.state = "cancelled"
+            job.source.unlink(missing_ok=True)
+        self.save()
+
+    def forget(self, job: Job) -> None:
+        """A finished job the client deleted: its result goes too."""
+        job.output.unlink(missing_ok=True)
+        del self.jobs[job.id]
+        self.save()
 
     def close(self) -> None:
-        for job in self.jobs.values():
-            job.cancel.set()
+        """Stop: the running job keeps its partial output and is continued by the next server."""
+        self._closing.set()
         self._queue.put(None)
         self._thread.join(timeout=30)
 
     def _work(self) -> None:
         from ..pipeline import colorize_file  # PyAV loads with the first video
 
-        while (job := self._queue.get()) is not None:
+        while (job := self._queue.get()) is not None and not self._closing.is_set():
             if job.cancel.is_set():
                 continue
             job.state, job.started = "running", time.monotonic()
+            self.save()
 
             def counted(frames: int, job: Job = job) -> None:
                 if job.cancel.is_set():
                     raise JobCancelled("cancelled")
+                if self._closing.is_set():
+                    raise ServerStopping("the server is stopping")
                 job.frames += frames
 
             try:
                 result = colorize_file(job.source, job.output, colorizer=self.colorizer, on_frames=counted)
-                job.state, job.total = "done", result.frames
+                job.state, job.frames, job.total = "done", result.frames, result.frames
+                job.resumed_at = result.resumed_at
             except JobCancelled:
                 job.state = "cancelled"
                 resume.forget(job.output)  # what was written goes with the job
+            except ServerStopping:
+                job.state = "queued"  # for the next server, which resumes its partial output from its upload
+                return
             except Exception as exc:  # noqa: BLE001 (a bad file fails its job alone, with the CLI's one line)
                 job.state, job.error = "failed", first_line(exc)
                 log.warning("job %s (%s) failed: %s", job.id, job.name, job.error)
             finally:
-                job.source.unlink(missing_ok=True)
+                if job.state != "queued":
+                    job.source.unlink(missing_ok=True)
+                self.save()
