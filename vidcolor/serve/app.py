@@ -166,15 +166,19 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max
         if format not in ("png", "jpeg"):
             raise HTTPException(400, f"format must be png or jpeg, got {format!r}")
         _, path = await receive(request, tuple(IMAGE_SUFFIXES))
-        try:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        try:  # on a worker thread: the event loop keeps serving the live streams meanwhile
+            encoded = await asyncio.to_thread(colorized, path, format, float(np.clip(saturation, 0, 3)))
         finally:
             path.unlink(missing_ok=True)
+        return Response(encoded, media_type=f"image/{format}")
+
+    def colorized(path: Path, format: str, saturation: float) -> bytes:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise HTTPException(400, "the upload is not an image OpenCV can read")
-        rgb = colorizer.colorize_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), float(np.clip(saturation, 0, 3)))
-        encoded = cv2.imencode(f".{'jpg' if format == 'jpeg' else 'png'}", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1]
-        return Response(encoded.tobytes(), media_type=f"image/{format}")
+        bgr = cv2.cvtColor(colorizer.colorize_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), saturation),
+                           cv2.COLOR_RGB2BGR)  # fmt: skip
+        return cv2.imencode(".jpg" if format == "jpeg" else ".png", bgr)[1].tobytes()
 
     @app.post("/api/jobs", openapi_extra=_RAW_BODY, status_code=202)
     async def submit_job(request: Request) -> dict[str, object]:
