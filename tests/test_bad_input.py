@@ -125,7 +125,7 @@ def test_a_working_size_above_the_picture_is_refused(tmp_path: Path, clip: Path,
 def test_vidcolor_alone_lists_what_it_does(tmp_path: Path) -> None:
     result = run_cli(cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == ""
-    assert "Colorize a grayscale video" in result.stdout and "vidcolor batch, live, train" in result.stdout
+    assert "Colorize a grayscale video" in result.stdout and "vidcolor batch, live, serve, train" in result.stdout
 
 
 def test_live_record_suffix_is_refused_before_the_stream_opens(tmp_path: Path, weights: Path) -> None:
