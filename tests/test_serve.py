@@ -123,7 +123,8 @@ def test_serve_names_its_extra_and_warns_off_loopback():
 
 
 def test_the_command_serves_on_loopback(weights, tmp_path):
-    """`vidcolor serve` for real: uvicorn on 127.0.0.1, a photo through it, and a clean stop on SIGTERM."""
+    """`vidcolor serve` for real: uvicorn on 127.0.0.1, a photo through it, an upload cut off half-way that leaves
+    nothing, and a clean stop on SIGTERM."""
     import json
     import signal
     import socket
@@ -149,6 +150,14 @@ def test_the_command_serves_on_loopback(weights, tmp_path):
         assert health["model"] == "random.pt"
         request = urllib.request.Request(f"{base}/api/images?name=a.png", data=png_bytes(), method="POST")
         assert urllib.request.urlopen(request, timeout=30).read().startswith(b"\x89PNG")
+        # a client that goes away mid-upload: its part-written file goes too
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b"POST /api/jobs?name=big.mp4 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+            client.sendall(bytes(200_000))
+        uploads, deadline = tmp_path / "out" / ".uploads", time.monotonic() + 10
+        while any(uploads.iterdir()):
+            assert time.monotonic() < deadline, list(uploads.iterdir())
+            time.sleep(0.2)
     finally:
         server.send_signal(signal.SIGTERM)
         stderr = server.communicate(timeout=30)[1]

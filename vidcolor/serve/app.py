@@ -18,6 +18,7 @@ import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
 
 from ..colorizer import Colorizer
 from ..errors import VidcolorError, first_line
@@ -106,7 +107,10 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max
         except _TooLarge:
             Path(path).unlink(missing_ok=True)
             raise HTTPException(413, f"the upload is larger than the limit ({max_upload} bytes)") from None
-        except BaseException:  # the client went away mid-upload: nothing half-written stays
+        except ClientDisconnect:  # the client went away mid-upload: nothing half-written stays, nothing to say
+            Path(path).unlink(missing_ok=True)
+            raise HTTPException(400, "the client went away mid-upload") from None
+        except BaseException:
             Path(path).unlink(missing_ok=True)
             raise
         if size == 0:
