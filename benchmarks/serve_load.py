@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +23,8 @@ import numpy as np
 from vidcolor.bench import machine
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+from media import ServeProcess  # noqa: E402  (the test suite's way of running the server)
 
 
 def resident_mib(pid: int) -> float:
@@ -68,54 +67,41 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     body = args.photo.read_bytes()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with tempfile.TemporaryDirectory() as scratch:
-        server = subprocess.Popen([sys.executable, "-m", "vidcolor", "serve", "--port", str(port), "--out", scratch,
-                                   "--source", f"cam={args.source}", "-q"])  # fmt: skip
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.3)
-            for _ in range(20):  # warm-up: the model's first runs, the allocator's first pools
-                post_photo(port, body)
-            memory = {"after_warm_up_mib": resident_mib(server.pid)}
-            stop, counts = threading.Event(), [0] * args.viewers
-            viewers = [threading.Thread(target=watch, args=(port, stop, counts, i), daemon=True)
-                       for i in range(args.viewers)]  # fmt: skip
-            for viewer in viewers:
-                viewer.start()
-            latencies: list[float] = []
-            done = threading.Lock()
-            issued = iter(range(args.requests))
+    with tempfile.TemporaryDirectory() as scratch, ServeProcess("--out", scratch, "--source", f"cam={args.source}",
+                                                                 "-q") as served:  # fmt: skip
+        server, port = served.process, served.port
+        for _ in range(20):  # warm-up: the model's first runs, the allocator's first pools
+            post_photo(port, body)
+        memory = {"after_warm_up_mib": resident_mib(server.pid)}
+        stop, counts = threading.Event(), [0] * args.viewers
+        viewers = [threading.Thread(target=watch, args=(port, stop, counts, i), daemon=True)
+                   for i in range(args.viewers)]  # fmt: skip
+        for viewer in viewers:
+            viewer.start()
+        latencies: list[float] = []
+        done = threading.Lock()
+        issued = iter(range(args.requests))
 
-            def client() -> None:
-                for number in issued:  # shared: each request is taken by one client
-                    latency = post_photo(port, body)
-                    with done:
-                        latencies.append(latency)
-                        if number == args.requests // 2:
-                            memory["half_way_mib"] = resident_mib(server.pid)
+        def client() -> None:
+            for number in issued:  # shared: each request is taken by one client
+                latency = post_photo(port, body)
+                with done:
+                    latencies.append(latency)
+                    if number == args.requests // 2:
+                        memory["half_way_mib"] = resident_mib(server.pid)
 
-            started = time.perf_counter()
-            frames_before = list(counts)
-            clients = [threading.Thread(target=client) for _ in range(args.clients)]
-            for thread in clients:
-                thread.start()
-            for thread in clients:
-                thread.join()
-            seconds = time.perf_counter() - started
-            viewer_fps = [(after - before) / seconds for before, after in zip(frames_before, counts, strict=True)]
-            stop.set()
-            memory["after_all_mib"] = resident_mib(server.pid)
-            status = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/streams/cam/status").read())
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+        started = time.perf_counter()
+        frames_before = list(counts)
+        clients = [threading.Thread(target=client) for _ in range(args.clients)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join()
+        seconds = time.perf_counter() - started
+        viewer_fps = [(after - before) / seconds for before, after in zip(frames_before, counts, strict=True)]
+        stop.set()
+        memory["after_all_mib"] = resident_mib(server.pid)
+        status = json.loads(urllib.request.urlopen(f"{served.base}/api/streams/cam/status").read())
     report = {
         "machine": machine(), "clients": args.clients, "requests": len(latencies), "viewers": args.viewers,
         "photo": f"{args.photo.name}", "requests_per_second": len(latencies) / seconds,

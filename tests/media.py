@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from fractions import Fraction
 from pathlib import Path
 
@@ -132,6 +137,41 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServeProcess:
+    """`vidcolor serve` on a free port of 127.0.0.1 (``args`` after the port), entered once /api/health answers
+    (its answer in ``health``); stopped with SIGTERM on leaving, its stderr then in ``stderr``."""
+
+    def __init__(self, *args: str | Path, timeout: float = 60) -> None:
+        self.port = free_tcp_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.args, self.timeout = [str(a) for a in args], timeout
+        self.stderr = ""
+
+    def __enter__(self) -> ServeProcess:
+        self.process = subprocess.Popen([sys.executable, "-m", "vidcolor", "serve", "--port", str(self.port),
+                                         *self.args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.health = json.loads(urllib.request.urlopen(f"{self.base}/api/health", timeout=2).read())
+                return self
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.__exit__()
+                    raise AssertionError(f"vidcolor serve did not come up: {self.stderr}") from None
+                time.sleep(0.3)
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.stderr = self.process.communicate(timeout=30)[1]
 
 
 class UdpStreamer:

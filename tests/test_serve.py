@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import run_cli
-from media import frame_times, picture, write_video
+from media import ServeProcess, frame_times, picture, write_video
 
 pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
@@ -125,43 +125,22 @@ def test_serve_names_its_extra_and_warns_off_loopback():
 def test_the_command_serves_on_loopback(weights, tmp_path):
     """`vidcolor serve` for real: uvicorn on 127.0.0.1, a photo through it, an upload cut off half-way that leaves
     nothing, and a clean stop on SIGTERM."""
-    import json
-    import signal
     import socket
-    import subprocess
-    import sys
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "vidcolor", "serve", "--port", str(port), "--out", tmp_path / "out",
-               "--weights", weights, "--size", "64", "--backend", "cpu"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-        while True:
-            try:
-                health = json.loads(urllib.request.urlopen(f"{base}/api/health", timeout=2).read())
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
-                time.sleep(0.3)
-        assert health["model"] == "random.pt"
-        request = urllib.request.Request(f"{base}/api/images?name=a.png", data=png_bytes(), method="POST")
+    with ServeProcess("--out", tmp_path / "out", "--weights", weights, "--size", "64", "--backend", "cpu") as server:
+        assert server.health["model"] == "random.pt"
+        request = urllib.request.Request(f"{server.base}/api/images?name=a.png", data=png_bytes(), method="POST")
         assert urllib.request.urlopen(request, timeout=30).read().startswith(b"\x89PNG")
         # a client that goes away mid-upload: its part-written file goes too
-        with socket.create_connection(("127.0.0.1", port)) as client:
+        with socket.create_connection(("127.0.0.1", server.port)) as client:
             client.sendall(b"POST /api/jobs?name=big.mp4 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
             client.sendall(bytes(200_000))
         uploads, deadline = tmp_path / "out" / ".uploads", time.monotonic() + 10
         while any(uploads.iterdir()):
             assert time.monotonic() < deadline, list(uploads.iterdir())
             time.sleep(0.2)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        stderr = server.communicate(timeout=30)[1]
-    assert "Traceback" not in stderr
+    assert "Traceback" not in server.stderr
 
 
 def test_a_restarted_server_continues_its_unfinished_job(colorizer, tmp_path):

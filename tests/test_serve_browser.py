@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 
@@ -17,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import TEST_SIZE
-from media import UdpStreamer, frame_times, free_udp_port, picture, write_video
+from media import ServeProcess, UdpStreamer, frame_times, free_udp_port, picture, write_video
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver")
@@ -35,27 +31,11 @@ def get_json(url: str) -> object:
 def server(weights, tmp_path):
     """The command itself, on a free port, with a looping UDP camera as its one live source."""
     camera = write_video(tmp_path / "camera.mp4", frames=48, fps=24)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with UdpStreamer(camera, free_udp_port()) as stream:
-        command = [sys.executable, "-m", "vidcolor", "serve", "--port", str(port), "--out", tmp_path / "out",
-                   "--weights", weights, "--size", str(TEST_SIZE), "--backend", "cpu", "--source", f"cam={stream.url}"]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-        try:
-            while True:
-                try:
-                    get_json(f"{base}/api/health")
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
-                    time.sleep(0.3)
-            yield base
-        finally:
-            process.send_signal(signal.SIGTERM)
-            stderr = process.communicate(timeout=30)[1]
-    assert "Traceback" not in stderr, stderr
+        with ServeProcess("--out", tmp_path / "out", "--weights", weights, "--size", TEST_SIZE, "--backend", "cpu",
+                          "--source", f"cam={stream.url}") as served:  # fmt: skip
+            yield served.base
+    assert "Traceback" not in served.stderr, served.stderr
 
 
 @pytest.fixture

@@ -172,8 +172,9 @@ def _stage_fps(colorizer: Colorizer, clip: Path, batch: int, *, crf: int, preset
         sink = VideoFileSink(work / "encode.mp4", info, audio=None, crf=crf, preset=preset)
         smoother = TemporalSmoother(DEFAULT_SMOOTH)
 
-        def prepare(uploaded: torch.Tensor) -> torch.Tensor:
-            return colorizer.model_input(colorizer.lightness_from_luma(uploaded, info.yuv.full_range))
+        def prepare(uploaded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            lightness = colorizer.lightness_from_luma(uploaded, info.yuv.full_range)
+            return lightness, colorizer.model_input(lightness)
 
         def chroma(lightness: torch.Tensor, x: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return colorizer.chroma_from(Prediction(lightness, x, ab[:, :2]), info.yuv)
@@ -187,10 +188,9 @@ def _stage_fps(colorizer: Colorizer, clip: Path, batch: int, *, crf: int, preset
             seconds["decode"] += decode_seconds
             timings = {}
             uploaded, timings["upload"] = _timed(device, colorizer.upload, lumas)
-            x, timings["prepare"] = _timed(device, prepare, uploaded)
+            (lightness, x), timings["prepare"] = _timed(device, prepare, uploaded)
             ab, timings["infer"] = _timed(device, colorizer.infer, x)
             ab, timings["smooth"] = _timed(device, smoother, x, ab)
-            lightness = colorizer.lightness_from_luma(uploaded, info.yuv.full_range)
             (cb, cr), timings["chroma"] = _timed(device, chroma, lightness, x, ab)
             (cb, cr), timings["download"] = _timed(device, download, cb, cr)
             started = time.perf_counter()

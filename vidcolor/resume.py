@@ -81,11 +81,11 @@ def find_cut(partial: Path) -> Cut:
     with container:  # the timing of each whole video packet, not its data: a long partial holds gigabytes
         video = [_Timing(p.pts, p.duration or 0, p.is_keyframe, p.time_base) for p in _packets(container)
                  if p.stream.type == "video" and _within(p, whole_bytes)]  # fmt: skip
-    if not video or not all(p.duration for p in video):  # where frames end is unknown: keep whole groups only
-        unknown = next((i for i, p in enumerate(video) if not p.duration), len(video))
-        video = video[: max((i for i, p in enumerate(video[:unknown]) if p.is_keyframe), default=0)]
-    cuts = [len(video), *sorted((i for i, p in enumerate(video) if p.is_keyframe and i), reverse=True)]
-    for frames in cuts:
+    # Cuts to try, latest first: the end, where every frame's duration is known, then before each keyframe up to
+    # the first frame whose end is unknown.
+    known = next((i for i, p in enumerate(video) if not p.duration), len(video))
+    cuts = [i for i, p in enumerate(video[:known]) if p.is_keyframe and i] + ([known] if known == len(video) else [])
+    for frames in reversed(cuts):
         kept = video[:frames]
         if _no_gap(kept):
             resume_at = max((p.pts + p.duration) * p.time_base for p in kept)

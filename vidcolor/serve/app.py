@@ -25,7 +25,7 @@ from ..errors import VidcolorError, first_line
 from ..images import IMAGE_SUFFIXES
 from ..safe_output import VIDEO_SUFFIXES
 from ..sources import FileSource
-from .jobs import JobRunner
+from .jobs import Job, JobRunner
 from .streams import LiveStream
 
 DEFAULT_MAX_UPLOAD = 4 << 30  # bytes
@@ -196,7 +196,7 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max
             raise HTTPException(400, first_line(exc).replace(str(path), name)) from exc
         return runner.submit(name, path, ".mp4", total).status()
 
-    def job_of(job_id: str):  # noqa: ANN202 (a Job)
+    def job_of(job_id: str) -> Job:
         job = runner.jobs.get(job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id}")
