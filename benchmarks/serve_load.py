@@ -1,7 +1,7 @@
 """`vidcolor serve` under load: N clients posting photos at once while 3 viewers watch one live source.
 
 Reports requests per second, latency p50/p95, each viewer's frames per second, and the server's resident memory
-after warm-up, half-way and at the end of the run (it should not grow with the number of requests).
+after warm-up and every 500 requests (it should level off, not grow with the number of requests).
 
     python benchmarks/serve_load.py --clients 4 --requests 1000 --json benchmarks/results/serve_load_cpu.json
 """
@@ -83,12 +83,12 @@ def main() -> None:
         issued = iter(range(args.requests))
 
         def client() -> None:
-            for number in issued:  # shared: each request is taken by one client
+            for _ in issued:  # shared: each request is taken by one client
                 latency = post_photo(port, body)
                 with done:
                     latencies.append(latency)
-                    if number == args.requests // 2:
-                        memory["half_way_mib"] = resident_mib(server.pid)
+                    if len(latencies) % 500 == 0:
+                        memory[f"after_{len(latencies)}_mib"] = resident_mib(server.pid)
 
         started = time.perf_counter()
         frames_before = list(counts)
@@ -100,7 +100,6 @@ def main() -> None:
         seconds = time.perf_counter() - started
         viewer_fps = [(after - before) / seconds for before, after in zip(frames_before, counts, strict=True)]
         stop.set()
-        memory["after_all_mib"] = resident_mib(server.pid)
         status = json.loads(urllib.request.urlopen(f"{served.base}/api/streams/cam/status").read())
     report = {
         "machine": machine(), "clients": args.clients, "requests": len(latencies), "viewers": args.viewers,

@@ -160,3 +160,45 @@ def test_a_restarted_server_continues_its_unfinished_job(colorizer, tmp_path):
         assert done["state"] == "done" and done["resumed_at"] >= 48, done  # not from the start
         (tmp_path / "back.mp4").write_bytes(client.get(f"/api/jobs/{job_id}/result").content)
     assert frame_times(tmp_path / "back.mp4") == pytest.approx(frame_times(clip), abs=1e-6)
+
+
+def test_a_checkpoint_server_offers_no_other_model(client):
+    assert client.get("/api/health").json()["choices"]["models"] == []
+    response = client.post("/api/images?name=a.png&sensor=thermal", content=png_bytes())
+    assert response.status_code == 400 and "runs random.pt only" in response.json()["error"]
+
+
+def test_a_request_chooses_a_shipped_model_or_sensor_loaded_once(tmp_path):
+    """The page's menus: a photo or a job names a model or a night sensor; the server loads each once, keeps the
+    job's choice across a restart, and says in one line what it cannot do."""
+    from vidcolor import Colorizer
+
+    loads: list[tuple[str, str]] = []
+
+    def load(model: str, sensor: str) -> Colorizer:
+        loads.append((model, sensor))
+        return Colorizer(backend="cpu", model=model, sensor=sensor)
+
+    with TestClient(create_app(Colorizer(backend="cpu", model="fast"), tmp_path / "out", load=load)) as client:
+        choices = client.get("/api/health").json()["choices"]
+        assert choices == {"models": ["fast", "quality"], "sensors": ["visible", "thermal", "thermal-blackhot", "nir"],
+                           "model": "fast", "sensor": "visible"}  # fmt: skip
+        pictures = {}
+        for query in ("", "&model=fast", "&sensor=thermal", "&sensor=thermal", "&sensor=visible"):
+            response = client.post(f"/api/images?name=a.png{query}", content=png_bytes(128, 96))
+            assert response.status_code == 200, response.text
+            pictures[query] = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+        assert loads == [("auto", "thermal")]  # fast is the server's own; thermal loaded once for two photos
+        assert np.array_equal(pictures[""], pictures["&model=fast"])
+        assert np.abs(pictures[""].astype(int) - pictures["&sensor=thermal"]).mean() > 1  # another model's colour
+        for query, message in (("&model=bogus", "unknown model 'bogus'"), ("&sensor=uv", "unknown sensor 'uv'"),
+                               ("&model=fast&sensor=nir", "has a model of its own")):  # fmt: skip
+            error = client.post(f"/api/images?name=a.png{query}", content=png_bytes()).json()["error"]
+            assert message in error and "\n" not in error
+        clip = write_video(tmp_path / "night.mp4", frames=6)
+        job_id = client.post("/api/jobs?name=night.mp4&sensor=nir", content=clip.read_bytes()).json()["id"]
+        done = wait_for(client, job_id, {"done", "failed"})
+        assert done["state"] == "done" and (done["model"], done["sensor"]) == ("nir", "nir"), done
+    assert loads == [("auto", "thermal"), ("auto", "nir")]
+    with TestClient(create_app(Colorizer(backend="cpu", model="fast"), tmp_path / "out", load=load)) as client:
+        assert client.get(f"/api/jobs/{job_id}").json()["sensor"] == "nir"  # kept in jobs.json

@@ -98,3 +98,21 @@ def test_a_viewer_that_leaves_ends_its_stream(server):
     while get_json(f"{server}/api/streams/cam/status")["viewers"]:
         assert time.monotonic() < deadline, "a stream outlived its viewer"
         time.sleep(0.2)
+
+
+def test_the_page_menus_choose_a_night_sensor(browser, tmp_path):
+    """A server on a shipped model offers the others: choosing the thermal camera greys out the model menu and
+    sends the video to the thermal model, which the jobs table shows."""
+    from selenium.webdriver.support.ui import Select
+
+    clip = write_video(tmp_path / "night.mp4", frames=6)
+    with ServeProcess("--out", tmp_path / "out", "--model", "fast", "--backend", "cpu") as served:
+        browser.get(served.base + "/")
+        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "choices").is_displayed())
+        Select(browser.find_element(By.ID, "sensor-choice")).select_by_value("thermal")
+        assert not browser.find_element(By.ID, "model-choice").is_enabled()
+        browser.find_element(By.ID, "pick").send_keys(str(clip))
+        WebDriverWait(browser, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs a.result"))
+        assert "thermal" in browser.find_element(By.CSS_SELECTOR, "#jobs tr").text
+        assert [job["sensor"] for job in get_json(served.base + "/api/jobs")] == ["thermal"]
+    assert "Traceback" not in served.stderr, served.stderr

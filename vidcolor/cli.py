@@ -661,8 +661,11 @@ def _serve(args: argparse.Namespace) -> int:
     names = [name for name, _ in args.source]
     if len(set(names)) != len(names):
         raise InputError(f"--source names must differ: {', '.join(names)}")
-    app = create_app(_colorizer(args), args.out, token=args.token, max_upload=args.max_upload,
-                     sources=dict(args.source), smooth=args.smooth)  # fmt: skip
+    def load(model: str, sensor: str) -> Colorizer:  # another shipped model or sensor, as a request asks
+        return _colorizer(argparse.Namespace(**{**vars(args), "model": model, "sensor": sensor, "render": "auto"}))
+
+    app = create_app(_colorizer(args), args.out, load=None if args.weights else load, token=args.token,
+                     max_upload=args.max_upload, sources=dict(args.source), smooth=args.smooth)  # fmt: skip
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

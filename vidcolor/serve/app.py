@@ -26,6 +26,7 @@ from ..images import IMAGE_SUFFIXES
 from ..safe_output import VIDEO_SUFFIXES
 from ..sources import FileSource
 from .jobs import Job, JobRunner
+from .models import Colorizers, Load
 from .streams import LiveStream
 
 DEFAULT_MAX_UPLOAD = 4 << 30  # bytes
@@ -42,14 +43,17 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max_upload: int = DEFAULT_MAX_UPLOAD,
-               sources: dict[str, str] | None = None, smooth: float = 0.9) -> FastAPI:  # fmt: skip
-    """The pages and API over ``colorizer``; results and uploads in progress live under ``out``; ``sources``
-    (name -> what ``vidcolor live`` takes) are opened here, each colorized by one loop from now on."""
+def create_app(colorizer: Colorizer, out: Path, *, load: Load | None = None, token: str | None = None,
+               max_upload: int = DEFAULT_MAX_UPLOAD, sources: dict[str, str] | None = None,
+               smooth: float = 0.9) -> FastAPI:  # fmt: skip
+    """The pages and API over ``colorizer`` (and the other shipped models and sensors, which ``load`` makes when a
+    request asks); results and uploads in progress live under ``out``; ``sources`` (name -> what ``vidcolor
+    live`` takes) are opened here, each colorized by ``colorizer`` in one loop from now on."""
     out.mkdir(parents=True, exist_ok=True)
     uploads = out / ".uploads"
     uploads.mkdir(exist_ok=True)
-    runner = JobRunner(colorizer, out, uploads)
+    colorizers = Colorizers(colorizer, load)
+    runner = JobRunner(colorizers, out, uploads)
     streams: dict[str, LiveStream] = {}
     try:
         for name, location in (sources or {}).items():
@@ -163,29 +167,33 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max
     @app.get("/api/health")
     def health() -> dict[str, object]:
         return {"status": "ok", "model": colorizer.model_name, "backend": colorizer.backend.NAME,
-                "sensor": colorizer.sensor, "jobs": len(runner.jobs)}  # fmt: skip
+                "sensor": colorizer.sensor, "jobs": len(runner.jobs), "choices": colorizers.choices()}  # fmt: skip
 
     @app.post("/api/images", openapi_extra=_RAW_BODY, response_class=Response)
-    async def colorize_image(request: Request, format: str = "png", saturation: float = 1.0) -> Response:
+    async def colorize_image(request: Request, format: str = "png", saturation: float = 1.0,
+                             model: str | None = None, sensor: str | None = None) -> Response:  # fmt: skip
         if format not in ("png", "jpeg"):
             raise HTTPException(400, f"format must be png or jpeg, got {format!r}")
+        choice = colorizers.key(model, sensor)  # a choice the server cannot make fails before the upload
         _, path = await receive(request, tuple(IMAGE_SUFFIXES))
         try:  # on a worker thread: the event loop keeps serving the live streams meanwhile
-            encoded = await asyncio.to_thread(colorized, path, format, float(np.clip(saturation, 0, 3)))
+            encoded = await asyncio.to_thread(colorized, path, format, float(np.clip(saturation, 0, 3)), choice)
         finally:
             path.unlink(missing_ok=True)
         return Response(encoded, media_type=f"image/{format}")
 
-    def colorized(path: Path, format: str, saturation: float) -> bytes:
+    def colorized(path: Path, format: str, saturation: float, choice: tuple[str, str]) -> bytes:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise HTTPException(400, "the upload is not an image OpenCV can read")
-        bgr = cv2.cvtColor(colorizer.colorize_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), saturation),
+        chosen = colorizers.get(choice)
+        bgr = cv2.cvtColor(chosen.colorize_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), saturation),
                            cv2.COLOR_RGB2BGR)  # fmt: skip
         return cv2.imencode(".jpg" if format == "jpeg" else ".png", bgr)[1].tobytes()
 
     @app.post("/api/jobs", openapi_extra=_RAW_BODY, status_code=202)
-    async def submit_job(request: Request) -> dict[str, object]:
+    async def submit_job(request: Request, model: str | None = None, sensor: str | None = None) -> dict[str, object]:
+        choice = colorizers.key(model, sensor)
         name, path = await receive(request, VIDEO_SUFFIXES + (".avi", ".webm"))
         try:
             source = FileSource(path)  # checked before any work: a bad file is the client's error, now
@@ -194,7 +202,7 @@ def create_app(colorizer: Colorizer, out: Path, *, token: str | None = None, max
         except VidcolorError as exc:  # said of the client's file, not of where the server keeps it
             path.unlink(missing_ok=True)
             raise HTTPException(400, first_line(exc).replace(str(path), name)) from exc
-        return runner.submit(name, path, ".mp4", total).status()
+        return runner.submit(name, path, ".mp4", total, choice).status()
 
     def job_of(job_id: str) -> Job:
         job = runner.jobs.get(job_id)

@@ -1,4 +1,4 @@
-"""Video jobs for `vidcolor serve`: one worker thread colorizes them in turn with the server's one colorizer,
+"""Video jobs for `vidcolor serve`: one worker thread colorizes them in turn with the model each job chose,
 through the same ``colorize_file`` as the command line (crash-safe output, resume); progress is read by the API.
 The list is kept in ``jobs.json`` beside the results: a restarted server shows the jobs it had and continues the
 unfinished ones where their partial outputs end, as the command line resumes a killed run."""
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import resume
-from ..colorizer import Colorizer
 from ..errors import VidcolorError, first_line
+from .models import Colorizers
 
 log = logging.getLogger("vidcolor")
 
@@ -40,6 +40,7 @@ class Job:
     frames: int = 0
     total: int | None = None
     error: str = ""
+    choice: tuple[str, str] = ("", "")  # (model, sensor), a key of the server's ``Colorizers``
     resumed_at: int = 0  # frames an earlier server's partial output gave it
     started: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -47,7 +48,8 @@ class Job:
     def record(self) -> dict[str, object]:
         """What ``jobs.json`` keeps of the job."""
         return {"id": self.id, "name": self.name, "source": self.source.name, "output": self.output.name,
-                "state": self.state, "frames": self.frames, "total": self.total, "error": self.error}  # fmt: skip
+                "state": self.state, "frames": self.frames, "total": self.total, "error": self.error,
+                "choice": self.choice}  # fmt: skip
 
     def status(self) -> dict[str, object]:
         elapsed = time.monotonic() - self.started if self.started else 0.0
@@ -55,15 +57,16 @@ class Job:
         left = (self.total - self.frames) / fps if fps and self.total else None
         return {"id": self.id, "name": self.name, "state": self.state, "frames": self.frames, "total": self.total,
                 "fps": round(fps, 2), "eta_seconds": None if left is None else round(left, 1),
-                "error": self.error or None, "resumed_at": self.resumed_at}  # fmt: skip
+                "error": self.error or None, "resumed_at": self.resumed_at,
+                "model": self.choice[0], "sensor": self.choice[1]}  # fmt: skip
 
 
 class JobRunner:
-    """Colorizes queued jobs one at a time on its own thread (the model is shared; a second job would only halve
+    """Colorizes queued jobs one at a time on its own thread (the cores are shared; a second job would only halve
     the first's speed)."""
 
-    def __init__(self, colorizer: Colorizer, folder: Path, uploads: Path) -> None:
-        self.colorizer, self.folder, self.uploads = colorizer, folder, uploads
+    def __init__(self, colorizers: Colorizers, folder: Path, uploads: Path) -> None:
+        self.colorizers, self.folder, self.uploads = colorizers, folder, uploads
         self.jobs: dict[str, Job] = {}
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._saving = threading.Lock()
@@ -80,7 +83,8 @@ class JobRunner:
             return
         for record in records:
             job = Job(record["id"], record["name"], self.uploads / record["source"], self.folder / record["output"],
-                      record["state"], record["frames"], record["total"], record["error"])  # fmt: skip
+                      record["state"], record["frames"], record["total"], record["error"],
+                      tuple(record.get("choice") or self.colorizers.default_key))  # fmt: skip
             self.jobs[job.id] = job
             if job.state in ("queued", "running"):
                 job.state, job.frames = "queued", 0
@@ -96,9 +100,9 @@ class JobRunner:
             partial.write_text(json.dumps([job.record() for job in list(self.jobs.values())], indent=1))
             os.replace(partial, path)
 
-    def submit(self, name: str, source: Path, suffix: str, total: int | None) -> Job:
+    def submit(self, name: str, source: Path, suffix: str, total: int | None, choice: tuple[str, str]) -> Job:
         job_id = uuid.uuid4().hex
-        job = Job(job_id, name, source, self.folder / f"{job_id}{suffix}", total=total)
+        job = Job(job_id, name, source, self.folder / f"{job_id}{suffix}", total=total, choice=choice)
         self.jobs[job_id] = job
         self.save()
         self._queue.put(job)
@@ -140,7 +144,8 @@ class JobRunner:
                 job.frames += frames
 
             try:
-                result = colorize_file(job.source, job.output, colorizer=self.colorizer, on_frames=counted)
+                result = colorize_file(job.source, job.output, colorizer=self.colorizers.get(job.choice),
+                                       on_frames=counted)  # fmt: skip
                 job.state, job.frames, job.total = "done", result.frames, result.frames
                 job.resumed_at = result.resumed_at
             except JobCancelled:
