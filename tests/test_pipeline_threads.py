@@ -29,7 +29,8 @@ def _fail_on_call(n: int, real):
 
 
 @pytest.mark.parametrize(
-    "owner, method", [(Colorizer, "predict"), (Colorizer, "chroma"), (VideoFileSink, "write_frame")]
+    "owner, method",
+    [(Colorizer, "infer_luma"), (Colorizer, "prediction_of"), (Colorizer, "chroma"), (VideoFileSink, "write_frame")],
 )
 def test_failure_stops_everything(tmp_path, colorizer, monkeypatch, owner, method):
     src = write_video(tmp_path / "in.mp4", frames=40)

@@ -100,13 +100,13 @@ def test_strength_out_of_range_is_refused():
         TemporalSmoother(1.5)
 
 
-def test_eval_video_reports_per_frame_smoothed_and_truth(tmp_path, weights):
+def test_eval_video_reports_per_frame_both_smoothers_and_truth(tmp_path, weights):
     clips = tmp_path / "clips"
     clips.mkdir()
     write_video(clips / "moving.mp4", width=160, height=96, frames=8)
     result = run_cli("eval-video", clips, "--weights", weights, "--size", TEST_SIZE, "--backend", "cpu",
                      "--smooth", "0.5", "--frames", "8", "--strips", tmp_path / "strips", "-q")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    for run in ("truth", "per-frame", "smooth 0.5"):
+    for run in ("truth", "per-frame", "live 0.5", "file 0.5", "CDC / the truth's CDC", "moving.mp4"):
         assert run in result.stdout
     assert cv2.imread(str(tmp_path / "strips" / "moving.jpg")) is not None

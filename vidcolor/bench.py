@@ -27,10 +27,11 @@ import torch
 
 from .colorizer import Colorizer, Prediction
 from .fragments import finish, fragments_path
+from .lookahead import LookAheadSmoother
 from .pipeline import colorize_file
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, luma_plane
-from .temporal import DEFAULT_SMOOTH, TemporalSmoother
+from .temporal import DEFAULT_SMOOTH
 
 T = TypeVar("T")
 
@@ -170,7 +171,7 @@ def _stage_fps(colorizer: Colorizer, clip: Path, batch: int, *, crf: int, preset
         info, frames = source.info, 0
         step = max(1, round(1 / ((info.frame_rate or 25) * info.time_base)))
         sink = VideoFileSink(work / "encode.mp4", info, audio=None, crf=crf, preset=preset)
-        smoother = TemporalSmoother(DEFAULT_SMOOTH)
+        smoother = LookAheadSmoother(DEFAULT_SMOOTH)  # file mode's, as colorize_file runs it
 
         def prepare(uploaded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             lightness = colorizer.lightness_from_luma(uploaded, info.yuv.full_range)
@@ -190,7 +191,8 @@ def _stage_fps(colorizer: Colorizer, clip: Path, batch: int, *, crf: int, preset
             uploaded, timings["upload"] = _timed(device, colorizer.upload, lumas)
             (lightness, x), timings["prepare"] = _timed(device, prepare, uploaded)
             ab, timings["infer"] = _timed(device, colorizer.infer, x)
-            ab, timings["smooth"] = _timed(device, smoother, x, ab)
+            # it hands back earlier batches; the chroma stage takes this one's prediction, which costs the same
+            _, timings["smooth"] = _timed(device, smoother.push, x, ab, None)
             (cb, cr), timings["chroma"] = _timed(device, chroma, lightness, x, ab)
             (cb, cr), timings["download"] = _timed(device, download, cb, cr)
             started = time.perf_counter()
@@ -202,6 +204,8 @@ def _stage_fps(colorizer: Colorizer, clip: Path, batch: int, *, crf: int, preset
                 seconds[stage] += elapsed
         _, flush = _timed(device, sink.close)
         seconds["encode"] += flush
+        _, flush = _timed(device, smoother.flush)
+        seconds["smooth"] += flush
     finally:
         source.close()
     return {stage: frames / seconds[stage] for stage in stages_of(device)}

@@ -446,9 +446,8 @@ def _float_list(text: str) -> list[float]:
 
 
 def build_eval_video_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="vidcolor eval-video", description="Flicker (CDC, warping error) and PSNR, per-frame vs smoothed."
-    )
+    parser = _Parser(prog="vidcolor eval-video", description="Flicker (CDC, warping error) and PSNR: per frame, and "
+                     "smoothed as live does (causal) and as file mode does (looking ahead).")  # fmt: skip
     parser.add_argument("clips", type=Path, help="folder of colour clips (*.mp4, not searched recursively), or of "
                         "night-vision *_ir.mp4 clips beside their frame-synced *_rgb.mp4")
     parser.add_argument("--smooth", type=_float_list, default=[0.5, 0.7, 0.9], help="strengths to try")
@@ -461,24 +460,26 @@ def build_eval_video_parser() -> argparse.ArgumentParser:
 
 
 def _eval_video(args: argparse.Namespace) -> int:
-    from .temporal_eval import clip_paths, evaluate_clip, format_summary, run_name, strip, summarise
+    from .temporal_eval import clip_paths, evaluate_clip, format_clips, format_summary, run_name, strip, summarise
 
     clips = clip_paths(args.clips)
     if not clips:
         raise InputError(f"no .mp4 clips in {args.clips}")
     colorizer = _colorizer(args)
-    shown = run_name(max(args.smooth))  # the strongest smoothing: its cuts are logged, its frames drawn
+    strongest = max(args.smooth)  # its cuts are logged, its frames drawn
+    shown = [run_name("live", strongest), run_name("file", strongest)]
     results = []
     for clip in clips:
         log.info("evaluating %s", clip.name)
         result = evaluate_clip(colorizer, clip, args.smooth, args.frames)
-        resets = result["cuts"][shown]
+        resets = result["cuts"][shown[-1]]
         log.info("%s: smoother reset at frames %s", clip.name, ", ".join(map(str, resets)) or "none")
         if args.strips:
             args.strips.mkdir(parents=True, exist_ok=True)
-            strip(result, ["per-frame", shown, "truth"], args.strips / f"{clip.stem}.jpg")
+            strip(result, ["per-frame", *shown, "truth"], args.strips / f"{clip.stem}.jpg")
         results.append(result)
     summary = summarise(results)
+    print(format_clips(results))
     print(format_summary(summary, len(results)))
     if args.json:
         public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]

@@ -140,6 +140,10 @@ class Colorizer:
         out = self.infer(model_input)
         if smoother is not None:
             out = smoother(model_input, out)
+        return self._finish(lightness, model_input, out)
+
+    def _finish(self, lightness: torch.Tensor, model_input: torch.Tensor, out: torch.Tensor) -> Prediction:
+        """Full-size L*, the model's input and its (smoothed) planes -> the prediction."""
         if self.render == "sensor":
             return Prediction(lightness, model_input, out)
         # The correction is smooth (the model's output stride): added at each size, the picture keeps its detail
@@ -186,6 +190,17 @@ class Colorizer:
         ``smoother`` carries one stream's colour history from call to call.
         """
         return self._prediction(self.lightness_from_luma(self.upload(luma), fmt.full_range), smoother)
+
+    def infer_luma(self, luma: np.ndarray, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 Y' planes (B, H, W) -> the model's input L* (B, 1, h, w) and its planes (B, C, h, w), for a
+        smoother that hands frames back later (file mode's); ``prediction_of`` then makes their prediction."""
+        model_input = self.model_input(self.lightness_from_luma(self.upload(luma), fmt.full_range))
+        return model_input, self.infer(model_input)
+
+    def prediction_of(self, luma: np.ndarray, fmt: YuvFormat, model_input: torch.Tensor,
+                      planes: torch.Tensor) -> Prediction:  # fmt: skip
+        """What ``predict`` returns, from ``infer_luma``'s two tensors, the planes smoothed meanwhile."""
+        return self._finish(self.lightness_from_luma(self.upload(luma), fmt.full_range), model_input, planes)
 
     def luma(self, prediction: Prediction, luma: np.ndarray, fmt: YuvFormat) -> np.ndarray:
         """The uint8 Y' planes (B, H, W) in ``fmt`` to show with the prediction's chroma: ``luma``, the picture's

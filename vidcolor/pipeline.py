@@ -1,9 +1,10 @@
-"""The file pipeline: a decoder thread, the model on the calling thread, an encoder thread.
+"""The file pipeline: a decoder thread, the model on the calling thread, a smoother thread, an encoder thread.
 
-The model's thread only predicts colour; the encoder's thread turns the prediction into Cb/Cr planes, so on a CPU
-the model never waits for the colour maths.
+The model's thread only predicts colour; the smoother's thread steadies it against the frames before and after
+(it holds a window of them), and the encoder's thread turns the prediction into Cb/Cr planes, so on a CPU the
+model never waits for the colour maths.
 
-Bounded queues join them. An error in any thread stops all three and is raised once, from the caller;
+Bounded queues join them. An error in any thread stops them all and is raised once, from the caller;
 Ctrl-C ends the input early and the encoder still finishes the file, so it stays playable.
 """
 
@@ -21,18 +22,20 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from . import fragments, resume, safe_output
 from .colorizer import Colorizer, Prediction
 from .compare import LABELS, CompareMode, colour_left, compose_yuv, output_width
 from .errors import InputError, OutputError, VidcolorError, first_line
+from .lookahead import DEFAULT_BLOCK, LookAheadSmoother
 from .models import SIZE_MULTIPLE
 from .models.presets import DEFAULT_SIZE
 from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, LumaFrame, Segment
-from .temporal import DEFAULT_SMOOTH, TemporalSmoother
+from .temporal import DEFAULT_SMOOTH
 
 log = logging.getLogger("vidcolor")
 
@@ -41,7 +44,19 @@ _POLL_SECONDS = 0.1
 _END = object()  # end-of-stream marker passed down the queues
 WARM_UP_FRAMES = 60  # frames before a resumed run's first, to bring the temporal smoother back to where it was
 # (seam vs an unbroken run on the crash-safety test clip: 1.48 Cb/Cr levels cold, 0.63 after 24 frames, 0.36 after 60)
+LOOK_AHEAD_FRAMES = 2 * DEFAULT_BLOCK  # frames after a split video's segment, for its smoother to look ahead to
 _FRAME_SLACK = 2  # frames a complete file may fall short of its declared duration by (rounding, a last short frame)
+
+
+@dataclass(frozen=True)
+class _Inferred:
+    """A batch on its way to the smoother: the items in stream order, the frames' Y' (B, H, W), the model's input
+    L* (B, 1, h, w) and its output (B, C, h, w) (the last three None for audio alone)."""
+
+    items: list[LumaFrame | av.Packet]
+    luma: np.ndarray | None
+    model_input: torch.Tensor | None
+    planes: torch.Tensor | None
 
 
 @dataclass(frozen=True)
@@ -172,7 +187,7 @@ def colorize_file(
                 _read_segment(source, segment)
             if cut is not None:
                 _continue_from(cut, partial, writing, sink, source, segment.first_frame if segment else 0)
-            smoother = TemporalSmoother(smooth) if smooth > 0 else None
+            smoother = LookAheadSmoother(smooth)  # a file has its later frames: the colour looks ahead
             pictures = _FramePictures(colorizer, source, saturation, compare, overlay_fps)
             result = _run_threads(source, sink, colorizer, smoother, batch, progress, pictures, on_frames)
             if source.repaired_from is not None:
@@ -222,7 +237,7 @@ def _read_segment(source: FileSource, segment: Segment) -> None:
     if segment.start is not None:
         source.start_at(segment.start * source.info.time_base, segment.first_frame, warm_up=WARM_UP_FRAMES)
     if segment.end is not None:
-        source.stop_at(segment.end)
+        source.stop_at(segment.end, look_ahead=LOOK_AHEAD_FRAMES)
 
 
 def _finish(partial: Path, output: Path) -> None:
@@ -277,12 +292,13 @@ def _warn_if_incomplete(source: FileSource, frames: int, output: Path) -> None:
 
 
 def _run_threads(
-    source: FileSource, sink: VideoFileSink, colorizer: Colorizer, smoother: TemporalSmoother | None, batch: int,
+    source: FileSource, sink: VideoFileSink, colorizer: Colorizer, smoother: LookAheadSmoother, batch: int,
     progress: bool, frame_pictures: _FramePictures, on_frames: Callable[[int], None] | None = None,
 ) -> tuple[int, float, bool]:
     """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted). ``on_frames(1)`` after
     each frame written, on the encoder's thread."""
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    inferred: queue.Queue = queue.Queue(QUEUE_DEPTH)
     finished: queue.Queue = queue.Queue(QUEUE_DEPTH)
     abort, stop_reading = threading.Event(), threading.Event()
     bar = tqdm(total=source.info.frame_count, initial=sink.frames_written, unit="frame", disable=not progress,
@@ -294,6 +310,20 @@ def _run_threads(
                 return
             _put(decoded, item, abort, stop_reading)
         _put(decoded, _END, abort, stop_reading)
+
+    def smooth() -> None:
+        fmt = source.info.yuv
+
+        def hand_on(ready: list[tuple[_Inferred, torch.Tensor | None]]) -> None:
+            for raw, planes in ready:
+                prediction = None if raw.luma is None else colorizer.prediction_of(raw.luma, fmt, raw.model_input,
+                                                                                   planes)  # fmt: skip
+                _put(finished, _Predicted(raw.items, raw.luma, prediction), abort)
+
+        while (raw := _get(inferred, abort)) is not _END:
+            hand_on(smoother.push(raw.model_input, raw.planes, raw))
+        hand_on(smoother.flush())  # the end, or Ctrl-C: the frames held are written too
+        _put(finished, _END, abort)
 
     def write() -> None:
         try:
@@ -312,19 +342,21 @@ def _run_threads(
         sink.close()
 
     reader = _Worker("vidcolor-decode", read, abort)
+    smoothing = _Worker("vidcolor-smooth", smooth, abort)
     writer = _Worker("vidcolor-encode", write, abort)
     started = time.perf_counter()
     writer.start()
+    smoothing.start()
     reader.start()
     interrupted = False
     error: BaseException | None = None
     try:
-        _predict_batches(_drain(decoded, abort), colorizer, smoother, source, batch, lambda x: _put(finished, x, abort))
-        _put(finished, _END, abort)
+        _infer_batches(_drain(decoded, abort), colorizer, source, batch, lambda x: _put(inferred, x, abort))
+        _put(inferred, _END, abort)
     except KeyboardInterrupt:
         interrupted = True
         try:
-            _put(finished, _END, abort)  # the encoder still closes the file properly
+            _put(inferred, _END, abort)  # the smoother hands on what it holds, the encoder closes the file
         except _Aborted:
             pass
     except _Aborted:
@@ -334,10 +366,11 @@ def _run_threads(
         abort.set()
     finally:
         stop_reading.set()
+        smoothing.join()
         writer.join()
         reader.join()
         bar.close()
-    error = error or reader.error or writer.error
+    error = error or reader.error or smoothing.error or writer.error
     if error is not None:
         raise error
     return sink.frames_written, time.perf_counter() - started, interrupted
@@ -348,16 +381,15 @@ def _drain(q: queue.Queue, abort: threading.Event) -> Iterable[LumaFrame | av.Pa
         yield item
 
 
-def _predict_batches(
+def _infer_batches(
     items: Iterable[LumaFrame | av.Packet],
     colorizer: Colorizer,
-    smoother: TemporalSmoother | None,
     source: FileSource,
     batch: int,
-    emit: Callable[[_Predicted], None],
+    emit: Callable[[_Inferred], None],
 ) -> None:
     """The model thread's work: predict colour for ``batch`` frames at a time, audio packets keeping their place.
-    Turning the prediction into Cb/Cr is left to the encoder's thread, so the model's thread does nothing else."""
+    Smoothing it and turning it into Cb/Cr are left to the threads after, so the model's thread does nothing else."""
     width, height = encoded_size(source.info.width, source.info.height)
     pending: list[LumaFrame | av.Packet] = []
     pending_frames = 0
@@ -365,8 +397,8 @@ def _predict_batches(
     def flush() -> None:
         frames = [item for item in pending if isinstance(item, LumaFrame)]
         luma = np.stack([f.luma[:height, :width] for f in frames]) if frames else None  # (B, H, W)
-        prediction = colorizer.predict(luma, source.info.yuv, smoother) if frames else None
-        emit(_Predicted(list(pending), luma, prediction))
+        model_input, planes = colorizer.infer_luma(luma, source.info.yuv) if frames else (None, None)
+        emit(_Inferred(list(pending), luma, model_input, planes))
         pending.clear()
 
     for item in items:

@@ -35,7 +35,8 @@ class LumaFrame:
     pts: int
     duration: int  # 0 where the container does not say
     index: int
-    warm_up: bool = False  # decoded only to prime the temporal smoother before a resumed run's first frame
+    warm_up: bool = False  # decoded only for the temporal smoother, not written: the frames before a resumed run's
+    # first (its history), or after a split video's segment (what it looks ahead to)
 
     def __post_init__(self) -> None:
         if self.luma.dtype != np.uint8 or self.luma.ndim != 2:
@@ -175,6 +176,7 @@ class FileSource:
         self._last_pts: int | None = None  # the previous picture's, to repair timestamps that do not increase
         self.repaired_from: int | None = None  # the first picture whose timestamp was repaired
         self._end: int | None = None  # set by stop_at
+        self._look_ahead = 0  # frames handed out past ``_end``, flagged warm_up
         self._rest = self._demux()
         self._head = self._read_to_first_picture()
         first: av.VideoFrame = self._head[-1]
@@ -235,14 +237,16 @@ class FileSource:
 
     def items(self) -> Iterator[LumaFrame | av.Packet]:
         """Upright luma frames and audio packets, in the order the container holds them."""
-        index = self._first_index
+        index, past_end = self._first_index, 0
         for item in self.decoded():
             if isinstance(item, av.VideoFrame):
                 if self._end is not None and item.pts is not None and item.pts >= self._end:
-                    return  # pictures come out in presentation order: the rest is later still
-                yield self._luma_frame(item, index)
+                    if past_end == self._look_ahead:
+                        return  # pictures come out in presentation order: the rest is later still
+                    past_end += 1
+                yield self._luma_frame(item, index, beyond=past_end > 0)
                 index += 1
-            else:
+            elif not past_end:  # audio past the end belongs to the next segment
                 yield item
 
     def start_at(self, seconds: Fraction, frame_index: int, *, warm_up: int) -> None:
@@ -276,15 +280,16 @@ class FileSource:
             else:
                 before.append(item)
 
-    def stop_at(self, pts: int) -> None:
-        """Make ``items`` end before the first frame shown at or after ``pts`` (a split video's next segment)."""
-        self._end = pts
+    def stop_at(self, pts: int, *, look_ahead: int = 0) -> None:
+        """Make ``items`` end before the first frame shown at or after ``pts`` (a split video's next segment), but
+        for ``look_ahead`` frames after it flagged ``warm_up``."""
+        self._end, self._look_ahead = pts, look_ahead
 
-    def _luma_frame(self, frame: av.VideoFrame, index: int) -> LumaFrame:
+    def _luma_frame(self, frame: av.VideoFrame, index: int, *, beyond: bool = False) -> LumaFrame:
         pts = self._repaired_pts(frame.pts, index)
         luma = self.orientation.apply(luma_plane(frame))
-        warm_up = self._warm > 0
-        self._warm -= warm_up
+        warm_up = self._warm > 0 or beyond
+        self._warm -= self._warm > 0
         return LumaFrame(luma=luma, pts=pts, duration=frame.duration or 0, index=index, warm_up=warm_up)
 
     def _repaired_pts(self, pts: int | None, index: int) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -23,6 +24,7 @@ import torch
 
 HISTOGRAM_BINS = 32
 LAYOUT_SIZE = (16, 12)  # thumbnail (width, height) whose correlation tells one shot from the next
+Payload = TypeVar("Payload")  # what a caller keeps with a batch while it is smoothed
 DEFAULT_SMOOTH = 0.9  # best CDC, warping error and PSNR of 0.5/0.7/0.9 on the shared clips (benchmarks/README.md)
 
 
@@ -58,31 +60,43 @@ class TemporalSmoother:
         planes after a*b* (the daylight rendering's L*) are smoothed with them: (B, C, h, w)."""
         if self.strength == 0.0:
             return ab
-        levels = (lightness[:, 0] * 2.55).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
         predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
-        smoothed = np.stack([self._step(l8, new) for l8, new in zip(levels, predicted, strict=True)])
+        levels = lightness_levels(lightness)
+        smoothed = np.stack([self.step(l8, new) for l8, new in zip(levels, predicted, strict=True)])
         return torch.from_numpy(smoothed).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
 
-    def _step(self, levels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None,
+             payload: Payload) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
+        """The file pipeline's interface, ``LookAheadSmoother``'s: here each batch comes back at once."""
+        return [(payload, None if planes is None else self(lightness, planes))]
+
+    def flush(self) -> list[tuple[Payload, torch.Tensor | None]]:
+        return []
+
+    def step(self, levels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """One frame: its L* as uint8 levels (h, w) and predicted planes (h, w, C) -> the smoothed planes."""
+        return self.blend_parts(levels, predicted)[0]
+
+    def blend_parts(self, levels: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, Blended | None]:
+        """``step``, and what its output blends into the prediction: the earlier output moved onto this frame, and
+        its weight (None after a cut)."""
         histogram = np.bincount(levels.ravel() // (256 // HISTOGRAM_BINS), minlength=HISTOGRAM_BINS).astype(np.float32)
         histogram /= histogram.sum()
         current = _History(levels, predicted, histogram, _layout(levels))
-        output = predicted
+        output, blended = predicted, None
         previous = self._history
         if previous is not None and self._same_shot(current, previous):
-            warped_levels, warped_ab, inside = self._warp(levels, previous)
-            difference = (levels.astype(np.float32) - warped_levels) / self.luma_tolerance
-            trust = np.exp(-(difference**2)) * inside  # (h, w)
-            if trust.mean() >= self.min_trusted:
-                alpha = (self.strength * trust)[..., None]
-                output = predicted + alpha * (warped_ab - predicted)
+            link = self.link(levels, previous.lightness)
+            if link is not None:
+                blended = Blended(link.warp(previous.ab), self.strength * link.trust)
+                output = blend(predicted, blended.history, blended.weight)
             else:  # the flow explains almost nothing: a cut the cheaper cues missed
                 self.cuts += 1
         elif previous is not None:
             self.cuts += 1
         current.ab = output.astype(np.float32, copy=False)
         self._history = current
-        return output
+        return output, blended
 
     def _same_shot(self, current: _History, previous: _History) -> bool:
         if 0.5 * np.abs(current.histogram - previous.histogram).sum() > self.cut_distance:
@@ -91,17 +105,54 @@ class TemporalSmoother:
             return True
         return float(current.layout @ previous.layout) >= self.min_layout_correlation
 
-    def _warp(self, levels: np.ndarray, previous: _History) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Previous lightness and output moved onto the new frame's grid, and where that grid fell inside."""
-        flow = self._flow.calc(levels, previous.lightness, None)  # new pixel -> where it was before
+    def link(self, levels: np.ndarray, other: np.ndarray) -> MotionLink | None:
+        """How the frame of lightness ``other`` moves onto ``levels``'s grid, and where to trust it; None where
+        the flow explains almost nothing (a cut)."""
+        flow = self._flow.calc(levels, other, None)  # pixel of ``levels`` -> where it is in ``other``
         height, width = levels.shape
         grid_x, grid_y = pixel_grid(height, width)
         map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
-        inside = ((map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)).astype(np.float32)
-        warped_levels = cv2.remap(previous.lightness.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-        warped_ab = cv2.remap(previous.ab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return warped_levels, warped_ab, inside
+        inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+        link = MotionLink(map_x, map_y, np.ones_like(map_x))
+        difference = (levels.astype(np.float32) - link.warp(other.astype(np.float32))) / self.luma_tolerance
+        link.trust = np.exp(-(difference**2)) * inside  # (h, w)
+        return link if link.trust.mean() >= self.min_trusted else None
+
+
+@dataclass
+class MotionLink:
+    """Where each pixel of one frame is in another (``map_x``, ``map_y``), and how far the other frame's colour,
+    moved there, is to be trusted (0..1: its moved lightness matches)."""
+
+    map_x: np.ndarray
+    map_y: np.ndarray
+    trust: np.ndarray
+
+    def warp(self, planes: np.ndarray) -> np.ndarray:
+        """The other frame's (h, w[, C]) planes moved onto this frame's grid."""
+        return cv2.remap(planes, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@dataclass
+class Blended:
+    """What a smoothed frame took from elsewhere: planes moved onto it (h, w, C), and their weight (h, w)."""
+
+    history: np.ndarray
+    weight: np.ndarray
+
+
+def blend(predicted: np.ndarray, history: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(h, w, C) prediction pulled toward the (moved) history by ``weight`` (h, w), 0..1."""
+    out = np.subtract(history, predicted, dtype=np.float32)
+    out *= weight[..., None]
+    out += predicted
+    return out
+
+
+def lightness_levels(lightness: torch.Tensor) -> np.ndarray:
+    """L* (B, 1, h, w), 0..100 -> uint8 (B, h, w) on the host, what the flow is computed on."""
+    levels = lightness[:, 0].float().cpu().numpy() * np.float32(2.55)
+    return np.clip(np.rint(levels, out=levels), 0, 255, out=levels).astype(np.uint8)
 
 
 def _layout(levels: np.ndarray) -> np.ndarray | None:

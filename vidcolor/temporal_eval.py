@@ -1,4 +1,5 @@
-"""`vidcolor eval-video`: flicker and accuracy of per-frame vs smoothed colour on real colour clips.
+"""`vidcolor eval-video`: flicker and accuracy of per-frame colour, and of the two smoothers (live's causal one,
+file mode's that looks ahead), on real colour clips.
 
 Each clip is colorized from its luma alone at the model's working size. Reported per clip and averaged:
 CDC (colour distribution consistency: Jensen-Shannon divergence of a*, b* histograms between frames 1, 2 and 4
@@ -21,6 +22,7 @@ import torch
 
 from .color import lab_to_rgb, rgb_to_lab
 from .colorizer import Colorizer
+from .lookahead import LookAheadSmoother
 from .sources import FileSource, luma_plane
 from .temporal import TemporalSmoother, pixel_grid
 from .train.data import IR_SUFFIX, RGB_SUFFIX, ir_partner, rgb_partner
@@ -126,37 +128,53 @@ def psnr_to_truth(lab: np.ndarray, truth_lab: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse))
 
 
-def run_name(strength: float) -> str:
-    return "per-frame" if strength == 0 else f"smooth {strength:g}"
+def run_name(mode: str, strength: float) -> str:
+    return "per-frame" if strength == 0 else f"{mode} {strength:g}"
 
 
-def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], frames: int) -> dict:
+def smoother_for(mode: str, strength: float) -> TemporalSmoother | LookAheadSmoother:
+    """``live``: the causal smoother; ``file``: the one that looks ahead."""
+    return TemporalSmoother(strength) if mode == "live" else LookAheadSmoother(strength)
+
+
+def _smoothed(smoother: TemporalSmoother | LookAheadSmoother, lightness: torch.Tensor,
+              predicted: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:  # fmt: skip
+    """Each frame's smoothed planes through the file pipeline's interface, and the frames the smoother cut at."""
+    outputs, cuts = [], []
+    for index, (frame_lightness, planes) in enumerate(zip(lightness, predicted, strict=True)):
+        cuts_before = smoother.cuts
+        outputs += [out for _, out in smoother.push(frame_lightness[None], planes, index)]
+        if smoother.cuts > cuts_before:
+            cuts.append(index)
+    outputs += [out for _, out in smoother.flush()]
+    return outputs, cuts
+
+
+def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], frames: int,
+                  modes: tuple[str, ...] = ("live", "file")) -> dict:  # fmt: skip
     clip = load_clip(colorizer, path, frames)
     predicted = [colorizer.infer(x[None].to(colorizer.device)).cpu() for x in clip.lightness]
     flows = _true_flows(clip.truth_lab)
     runs = {"truth": clip.truth_lab}  # L*a*b* (T, 3, h, w) of each run
     cost_ms: dict[str, float] = {}
     resets: dict[str, list[int]] = {}  # frames where each smoother dropped its history (scene cuts)
-    for strength in [0.0, *strengths]:
-        smoother = TemporalSmoother(strength)
-        name = run_name(strength)
-        outputs, resets[name] = [], []
+    for mode, strength in [("live", 0.0), *((mode, s) for s in strengths for mode in modes)]:
+        name = run_name(mode, strength)
         started = time.perf_counter()
-        for index, (lightness, ab) in enumerate(zip(clip.lightness, predicted, strict=True)):
-            cuts_before = smoother.cuts
-            out = smoother(lightness[None], ab)  # a*b*, and the correction to daylight L* where the model relights
-            shown = colorizer.relit(lightness[None], out[:, 2:]) if out.shape[1] == 3 else lightness[None]
-            outputs.append(torch.cat((shown, out[:, :2]), dim=1)[0].numpy())
-            if smoother.cuts > cuts_before:
-                resets[name].append(index)
+        outputs, resets[name] = _smoothed(smoother_for(mode, strength), clip.lightness, predicted)
         cost_ms[name] = (time.perf_counter() - started) / len(outputs) * 1e3
-        runs[name] = np.stack(outputs)
+        # a*b*, and the correction to daylight L* where the model relights
+        shown = [colorizer.relit(x[None], out[:, 2:]) if out.shape[1] == 3 else x[None]
+                 for x, out in zip(clip.lightness, outputs, strict=True)]  # fmt: skip
+        runs[name] = np.stack([torch.cat((lightness, out[:, :2]), dim=1)[0].numpy()
+                               for lightness, out in zip(shown, outputs, strict=True)])  # fmt: skip
     scores = {name: {"cdc": cdc(lab[:, 1:]), "warping_error": warping_error(lab[:, 1:], flows)}
               for name, lab in runs.items()}  # fmt: skip
     for name, lab in runs.items():
         if name != "truth":
             scores[name]["psnr"] = psnr_to_truth(lab, clip.truth_lab)
             scores[name]["smoother_ms"] = cost_ms[name]
+            scores[name]["cdc_to_truth"] = scores[name]["cdc"] / scores["truth"]["cdc"]
     return {"clip": path.name, "frames": len(clip.lightness), "size": list(clip.lightness.shape[-2:]),
             "scores": scores, "cuts": resets, "_runs": runs}  # fmt: skip
 
@@ -179,6 +197,17 @@ def summarise(results: list[dict]) -> dict[str, dict[str, float]]:
     names = results[0]["scores"].keys()
     return {name: {metric: float(np.mean([r["scores"][name][metric] for r in results]))
                    for metric in results[0]["scores"][name]} for name in names}  # fmt: skip
+
+
+def format_clips(results: list[dict]) -> str:
+    """Each clip's CDC as a multiple of its true colours' own, per run."""
+    names = [name for name in results[0]["scores"] if name != "truth"]
+    width = max(len(r["clip"]) for r in results)
+    lines = ["CDC / the truth's CDC, per clip", f"{'clip':{width}} " + " ".join(f"{name:>11}" for name in names)]
+    for result in results:
+        ratios = " ".join(f"{result['scores'][name]['cdc_to_truth']:10.2f}x" for name in names)
+        lines.append(f"{result['clip']:{width}} {ratios}")
+    return "\n".join(lines)
 
 
 def format_summary(summary: dict[str, dict[str, float]], clips: int) -> str:

@@ -1,0 +1,147 @@
+"""File mode's temporal smoothing: each frame's colour from the frames before it *and* after it.
+
+Live video has no later frames, so its smoother (``temporal.TemporalSmoother``) blends each prediction with the
+output before it. A file has them. Here that same recursion runs twice: forward, as live does, and backward,
+from later frames to earlier ones, and the two are combined so that frames on both sides weigh alike and the
+frame itself counts once (``two_sided``). A frame's colour thus leans on its neighbours on both sides, each
+moved along the optical flow onto it and trusted where the moved lightness matches; where an object comes into
+view the backward pass has its colour from the frames after, where one leaves the forward pass has it from the
+frames before. A cut found by the forward pass stops both. It runs on a thread of its own in the file pipeline,
+between the model's and the encoder's.
+
+The backward pass needs the frames after: frames are held until ``2 * block`` have come, the backward pass runs
+from the newest back to the oldest, and the oldest ``block`` are handed on; the rest wait for the next window.
+Every frame handed on so has at least ``block`` later frames in its backward colour (the recursion's weight on
+the frame after those is at most strength ** block: 0.9 ** 24 = 0.08, less where the flow is not fully
+trusted). Memory: ``2 * block`` frames at the model's size, and their pictures held by the caller. A longer
+window would hold more frames for a weight already under a tenth, so it is not a flag: ``--smooth`` stays the
+one knob.
+
+Why this and not the alternatives: fusing a window of W warped predictions per frame costs 2W flows and remaps
+per frame where this costs two flows and five remaps (the backward pass runs twice over each frame); a
+whole-shot colour memory holds a shot in memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Generic
+
+import numpy as np
+import torch
+
+from .temporal import Blended, MotionLink, Payload, TemporalSmoother, blend, lightness_levels
+
+DEFAULT_BLOCK = 24  # frames handed on per window; the window holds twice as many
+
+
+@dataclass
+class _Frame:
+    levels: np.ndarray  # (h, w) uint8 L*
+    predicted: np.ndarray  # (h, w, C) the model's planes
+    earlier: Blended | None  # the forward pass's: its output for the frame before, moved onto this one
+    later: MotionLink | None = None  # how the next frame moves onto this one; None: a cut, or no next frame yet
+
+
+class LookAheadSmoother(Generic[Payload]):
+    """``push`` a batch's L* (B, 1, h, w), predicted planes (B, C, h, w) and whatever the caller keeps with it
+    (``payload``); batches come back from ``push`` and ``flush`` in order, each once all its frames are smoothed,
+    as (payload, smoothed planes (B, C, h, w)). ``strength`` as for the live smoother; 0 hands every batch back at
+    once, untouched."""
+
+    def __init__(self, strength: float, *, block: int = DEFAULT_BLOCK) -> None:
+        if block < 1:
+            raise ValueError(f"block must be at least 1, got {block}")
+        self.forward = TemporalSmoother(strength)
+        self.backward_links = TemporalSmoother(strength)  # its flow and tolerances, for the backward pass
+        self.strength, self.block = strength, block
+        self._frames: list[_Frame] = []  # held: not yet handed on, and the frames after them
+        self._batches: deque[tuple[Payload, int, torch.Tensor | None]] = deque()  # payload, frames, a template
+        self._done: list[np.ndarray] = []  # smoothed frames not yet handed on with their batch
+
+    @property
+    def cuts(self) -> int:
+        return self.forward.cuts
+
+    def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None,
+             payload: Payload) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
+        """A batch in (``lightness`` and ``planes`` None for a batch of no frames), the batches now ready out."""
+        self._batches.append((payload, 0 if planes is None else len(planes), planes))
+        if planes is not None:
+            if self.strength == 0.0:
+                self._done.extend(planes.float().permute(0, 2, 3, 1).cpu().numpy())
+            else:
+                self._take(lightness, planes)
+                if len(self._frames) >= 2 * self.block:
+                    self._smooth(self.block)
+        return self._ready()
+
+    def flush(self) -> list[tuple[Payload, torch.Tensor | None]]:
+        """The end of the stream: every frame held is smoothed and handed on."""
+        if self._frames:
+            self._smooth(len(self._frames))
+        return self._ready()
+
+    def _take(self, lightness: torch.Tensor, planes: torch.Tensor) -> None:
+        levels = lightness_levels(lightness)
+        predicted = planes.float().permute(0, 2, 3, 1).cpu().numpy()
+        for frame_levels, frame_planes in zip(levels, predicted, strict=True):
+            cuts = self.forward.cuts
+            _, earlier = self.forward.blend_parts(frame_levels, frame_planes)
+            if self._frames and self.forward.cuts == cuts:
+                before = self._frames[-1]
+                before.later = self.backward_links.link(before.levels, frame_levels)
+            self._frames.append(_Frame(frame_levels, frame_planes, earlier))
+
+    def _smooth(self, count: int) -> None:
+        """Run the backward pass over the frames held, and hand on the oldest ``count``."""
+        results, backward = [], None  # the backward pass's output for the frame after
+        for index in range(len(self._frames) - 1, -1, -1):
+            frame, later = self._frames[index], None
+            if frame.later is not None and backward is not None:
+                later = Blended(frame.later.warp(backward), self.strength * frame.later.trust)
+                backward = blend(frame.predicted, later.history, later.weight)
+            else:
+                backward = frame.predicted
+            if index < count:
+                results.append(two_sided(frame.predicted, frame.earlier, later))
+        self._done.extend(reversed(results))
+        del self._frames[:count]
+
+    def _ready(self) -> list[tuple[Payload, torch.Tensor | None]]:
+        ready = []
+        while self._batches and self._batches[0][1] <= len(self._done):
+            payload, frames, template = self._batches.popleft()
+            if template is None:
+                ready.append((payload, None))
+                continue
+            smoothed = np.stack(self._done[:frames])
+            del self._done[:frames]
+            ready.append((payload, torch.from_numpy(smoothed).permute(0, 3, 1, 2).to(template.device, template.dtype)))
+        return ready
+
+
+
+def two_sided(predicted: np.ndarray, earlier: Blended | None, later: Blended | None) -> np.ndarray:
+    """A frame's planes from its prediction and its neighbours' colour on both sides, each moved onto it.
+
+    Each pass alone is an exponential average, weight a (1 - a)^k on the frame k away; the two-sided average
+    weights frames on both sides alike, and counts this frame once: (c P + a E + b L) / (c + a + b), where E and L
+    are the passes' outputs for the frames before and after moved here, a and b their weights, and c = 1 - max(a,
+    b), the weight the prediction has in either pass. With one side missing (a cut, the first or last frame) it is
+    that one pass's output exactly.
+    """
+    if earlier is None and later is None:
+        return predicted
+    if later is None:
+        return blend(predicted, earlier.history, earlier.weight)
+    if earlier is None:
+        return blend(predicted, later.history, later.weight)
+    a, b = earlier.weight, later.weight
+    centre = 1.0 - np.maximum(a, b)
+    out = centre[..., None] * predicted
+    out += a[..., None] * earlier.history
+    out += b[..., None] * later.history
+    out /= (centre + a + b)[..., None]
+    return out
