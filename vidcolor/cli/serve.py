@@ -1,0 +1,71 @@
+"""`vidcolor serve`: the browser pages and the JSON API."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..colorizer import Colorizer
+from ..errors import InputError
+from ..temporal import DEFAULT_SMOOTH
+from .options import (
+    Parser,
+    add_message_flags,
+    add_model_options,
+    colorizer_from,
+    log,
+    positive_int,
+    strength,
+)
+
+
+def build_serve_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="vidcolor serve", description="Colorize over HTTP: a JSON API (OpenAPI page at /docs).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this "
+                        "machine only)")
+    parser.add_argument("--port", type=positive_int, default=8000, help="default: 8000")
+    parser.add_argument("--out", type=Path, default=Path("vidcolor-serve"),
+                        help="folder for results and uploads in progress (default: ./vidcolor-serve)")
+    parser.add_argument("--token", default=os.environ.get("VIDCOLOR_TOKEN"),
+                        help="demand 'Authorization: Bearer TOKEN' on every route (default: $VIDCOLOR_TOKEN)")
+    parser.add_argument("--max-upload", type=positive_int, metavar="BYTES", default=4 << 30,
+                        help="largest upload accepted (default: 4 GiB)")
+    parser.add_argument("--source", action="append", type=_named_source, default=[], metavar="NAME=URL",
+                        help="a live source for the Live page, as vidcolor live takes it (camera index, /dev/videoN, "
+                             "rtsp://, udp://, a video file, looped); repeat for more")
+    parser.add_argument("--smooth", type=strength, default=DEFAULT_SMOOTH,
+                        help=f"live sources' temporal smoothing 0..1 (default: {DEFAULT_SMOOTH})")
+    add_model_options(parser)
+    add_message_flags(parser)
+    return parser
+
+
+def _named_source(text: str) -> tuple[str, str]:
+    name, _, location = text.partition("=")
+    if not name or not location or not name.replace("-", "").replace("_", "").isalnum():
+        raise argparse.ArgumentTypeError(f"expected NAME=URL, NAME of letters, digits, - and _; got {text!r}")
+    return name, location
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ..serve import create_app
+    except ImportError as exc:
+        raise InputError(f"vidcolor serve needs its extra: pip install 'vidcolor[serve]' ({exc.name} is missing)"
+                         ) from exc  # fmt: skip
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: other machines can reach it%s", args.host,
+                    "" if args.token else " (and no --token guards it)")  # fmt: skip
+    names = [name for name, _ in args.source]
+    if len(set(names)) != len(names):
+        raise InputError(f"--source names must differ: {', '.join(names)}")
+    def load(model: str, sensor: str) -> Colorizer:  # another shipped model or sensor, as a request asks
+        return colorizer_from(argparse.Namespace(**{**vars(args), "model": model, "sensor": sensor, "render": "auto"}))
+
+    app = create_app(colorizer_from(args), args.out, load=None if args.weights else load, token=args.token,
+                     max_upload=args.max_upload, sources=dict(args.source), smooth=args.smooth)  # fmt: skip
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
