@@ -133,6 +133,12 @@ def chroma_planes(path: Path) -> list[np.ndarray]:
     return out
 
 
+def as_background_job() -> None:
+    """``preexec_fn`` for a child started as a shell starts a background job (`cmd &`, nohup): SIGINT ignored.
+    Its Ctrl-C tests then test what users get there too, whatever shell runs pytest."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))

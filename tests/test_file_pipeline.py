@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import CLIPS_DIR, audio_packets, decode_frames, frame_times, luma_planes, write_video
+from media import CLIPS_DIR, as_background_job, audio_packets, decode_frames, frame_times, luma_planes, write_video
 
 from vidcolor import colorize_file
 from vidcolor.sources import luma_plane
@@ -144,7 +144,7 @@ def test_sigint_leaves_playable_shorter_file(tmp_path, weights):
     proc = subprocess.Popen(
         [sys.executable, "-m", "vidcolor", str(src), "-o", str(out), "--weights", str(weights),
          "--size", str(TEST_SIZE), "--preset", "ultrafast"],
-        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, preexec_fn=as_background_job,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not partial.exists() and time.monotonic() < deadline:  # created once the model is loaded

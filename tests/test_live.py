@@ -16,7 +16,16 @@ import cv2
 import numpy as np
 import pytest
 from conftest import TEST_SIZE, run_cli
-from media import CLIPS_DIR, UdpStreamer, decode_frames, frame_times, free_udp_port, luma_planes, write_video
+from media import (
+    CLIPS_DIR,
+    UdpStreamer,
+    as_background_job,
+    decode_frames,
+    frame_times,
+    free_udp_port,
+    luma_planes,
+    write_video,
+)
 from test_source_notices import display_matrix, displayed
 
 from vidcolor import Colorizer
@@ -155,7 +164,8 @@ def test_ctrl_c_exits_130_like_file_mode_and_quiet_prints_no_stats(tmp_path, wei
     command = [sys.executable, "-m", "vidcolor", "live", str(clip), "--loop", "--no-window", "--weights", str(weights),
                "--size", str(TEST_SIZE), *(["-q"] if quiet else [])]  # fmt: skip
     live = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONUNBUFFERED="1"))  # fmt: skip
+                            stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            preexec_fn=as_background_job)  # fmt: skip
     try:
         first = ""
         if quiet:

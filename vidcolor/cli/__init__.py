@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build().parse_args(argv)
     logging.basicConfig(format="vidcolor: %(message)s", level=logging.WARNING if args.quiet else logging.INFO)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # `kill` finishes the file like Ctrl-C
+    # and so does SIGINT, also where it came ignored: a shell starts a background job (`vidcolor … &`, nohup) so
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run(args)
     except VidcolorError as exc:
