@@ -190,6 +190,24 @@ def test_looped_file_plays_at_its_own_rate_and_keeps_going(tmp_path, weights):
     assert result.source_fps == pytest.approx(25, rel=0.25)
 
 
+def test_frames_counts_every_frame_of_a_clip_the_model_keeps_up_with(tmp_path, colorizer, monkeypatch):
+    """The model's first call is slow (a cold start); it is made before the source starts, not on its first frame,
+    so no frame is dropped meanwhile: `--frames 20` on a 20-frame clip shows 20, not 19."""
+    clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=20, fps=25)
+    predict, calls = colorizer.predict, []
+
+    def cold_first(*args, **kwargs):
+        calls.append(None)
+        if len(calls) == 1:
+            time.sleep(0.3)  # seven frame intervals
+        return predict(*args, **kwargs)
+
+    monkeypatch.setattr(colorizer, "predict", cold_first)
+    capture = Capture(reader_factory(str(clip), timeout=5, rtsp_transport="tcp", loop=False), name=str(clip))
+    result = run_live(capture, colorizer, LiveOptions(window=False, frames=20, stats_every=float("inf")))
+    assert (result.frames, result.dropped) == (20, 0)
+
+
 def test_record_refuses_to_overwrite(tmp_path, weights):
     clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=5)
     existing = tmp_path / "rec.mp4"
