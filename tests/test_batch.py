@@ -52,6 +52,7 @@ def test_local_pool_mirrors_the_tree_and_reruns_redo_only_what_is_missing(tmp_pa
     assert "damaged.mp4: failed once: cannot read" in first.stderr  # a damaged input is not tried again
     assert "1 of 4 files failed" in first.stderr.splitlines()[-1]
     assert "Traceback" not in first.stderr
+    assert first.stderr.count("vidcolor: backend cpu (") == 1  # the workers' backend line, as other commands give it
     assert first.stdout.splitlines()[0].split()[:2] == ["done", "3"]
     assert len(done_lines(dst)) == 3
     stamps = {p: p.stat().st_mtime_ns for p in [*outputs, dst / "reels/scan.png"]}

@@ -6,6 +6,7 @@ its file are written a couple of times a second, on the pipe that brings its out
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -17,6 +18,7 @@ from ..errors import VidcolorError
 from .discover import Job
 from .worker import ColorOptions, FileWorker, Outcome, failure_reason, model_threads
 
+log = logging.getLogger("vidcolor")
 _START_SECONDS = 600  # a worker that has not loaded its model by then is not coming
 _REPORT_SECONDS = 0.5  # how often a worker says how far its file is
 
@@ -44,7 +46,7 @@ def _serve(conn: Connection, options: ColorOptions, overwrite: bool, name: str, 
         conn.send(failure_reason(exc))
         return
     try:
-        conn.send(None)
+        conn.send(worker.loaded)
         while (job := conn.recv()) is not None:
             conn.send(worker.run(job, _Reporter(conn)))
     except (EOFError, BrokenPipeError):  # the driver is gone: so is the run
@@ -63,17 +65,19 @@ class _Process:
         self.frames = 0  # of the job in flight, as last heard
         self.name = name
 
-    def started(self) -> None:
-        """Wait for the model to load; its error, if any, is the run's (every file would fail the same way)."""
+    def started(self) -> tuple[str, ...]:
+        """Wait for the model to load; its error, if any, is the run's (every file would fail the same way). What
+        the model said as it loaded (its backend line) comes back."""
         if not self.conn.poll(_START_SECONDS):
             raise VidcolorError(f"worker {self.name} did not start in {_START_SECONDS} s")
         try:
-            error = self.conn.recv()
+            answer = self.conn.recv()
         except EOFError:
             raise VidcolorError(f"worker {self.name} exited while loading the model "
                                 f"(exit code {self.process.exitcode})") from None  # fmt: skip
-        if error is not None:
-            raise VidcolorError(error)
+        if isinstance(answer, str):
+            raise VidcolorError(answer)
+        return answer
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -91,11 +95,12 @@ class LocalPool:
         self._threads = model_threads(usable_cores() // workers)
         self._procs = [self._start(f"local-{i + 1}") for i in range(workers)]
         try:
-            for proc in self._procs:
-                proc.started()
+            said = [line for proc in self._procs for line in proc.started()]
         except BaseException:
             self.close()
             raise
+        for line in dict.fromkeys(said):  # the workers' backend line, once, as the other commands give it
+            log.info("%s", line)
 
     def _start(self, name: str) -> _Process:
         return _Process(self._options, self._overwrite, name, self._threads)

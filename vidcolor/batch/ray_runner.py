@@ -38,16 +38,17 @@ class FileActor:
                                  threads=model_threads(cpus))  # fmt: skip
         self.frames = 0  # written so far of the file in flight
 
-    def sees(self, probe: str, token: str, sources: list[str]) -> tuple[str, list[str]]:
-        """(this host, the shared paths it cannot see): the sources, and the output folder by a file the driver
-        wrote there (a folder of the same name on a local disk would not hold it)."""
+    def sees(self, probe: str, token: str, sources: list[str]) -> tuple[str, list[str], tuple[str, ...]]:
+        """(this host, the shared paths it cannot see, what its model said as it loaded): the paths are the sources,
+        and the output folder by a file the driver wrote there (a folder of the same name on a local disk would not
+        hold it)."""
         missing = [s for s in sources if not os.path.exists(s)]
         try:
             if Path(probe).read_text() != token:
                 missing.append(str(Path(probe).parent))
         except OSError:
             missing.append(str(Path(probe).parent))
-        return socket.gethostname(), missing
+        return socket.gethostname(), missing, self.worker.loaded
 
     def run(self, job: Job) -> Outcome:
         self.frames = 0
@@ -107,10 +108,12 @@ class RayEngine:
             raise VidcolorError(f"a Ray worker failed to start: {_cause(exc)}") from None
         finally:
             probe.unlink(missing_ok=True)
-        for host, missing in answers:
+        for host, missing, _ in answers:
             if missing:
                 raise VidcolorError(f"node {host} cannot see {', '.join(missing)}: every node needs the sources "
                                     "and the output folder at the same paths (a shared filesystem)")  # fmt: skip
+        for line in dict.fromkeys(line for _, _, loaded in answers for line in loaded):  # each backend line once
+            log.info("%s", line)
 
     @property
     def workers(self) -> int:

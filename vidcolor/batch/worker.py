@@ -86,10 +86,11 @@ class Outcome:
 
 
 class _Kept(logging.Handler):
-    """Keeps the warnings of one file (a cut-short input, …) for the driver to show."""
+    """Keeps what a worker says (the model's lines as it loads, then the warnings of each file: a cut-short input,
+    …) for the driver to show."""
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__(logging.INFO)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -100,14 +101,16 @@ class FileWorker:
     """``threads``: the model's threads on a CPU (see ``model_threads``; default: all cores but one)."""
 
     def __init__(self, options: ColorOptions, *, overwrite: bool, name: str = "", threads: int | None = None) -> None:
-        # a worker's notices would interleave with the driver's bar: its warnings travel back with the outcome
-        log.setLevel(logging.WARNING)
+        # a worker's notices would interleave with the driver's bar: they travel back to the driver instead
         log.propagate = False
         self._kept = _Kept()
         log.addHandler(self._kept)
         self.options, self.overwrite = options, overwrite
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        log.setLevel(logging.INFO)
         self.colorizer = options.colorizer(threads)
+        self.loaded = tuple(self._kept.messages)  # what the model said as it loaded: backend, model, working size
+        log.setLevel(logging.WARNING)  # then only each file's warnings, with its outcome
 
     def run(self, job: Job, on_frames: Callable[[int], None] | None = None) -> Outcome:
         """Colorize ``job``; a failure of the file's own is returned as its one-line reason, never raised.

@@ -56,7 +56,7 @@ def build_batch_parser() -> argparse.ArgumentParser:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from . import batch
+    from .. import batch
 
     options = batch.ColorOptions(model=args.model, weights=args.weights, size=args.size, precision=args.precision,
                                  sensor=args.sensor, render=args.render,
