@@ -122,6 +122,23 @@ def test_a_working_size_above_the_picture_is_refused(tmp_path: Path, clip: Path,
     assert_one_line_error(result, "--size 1024 is larger than this 96x64 input needs", "--size 256 or less")
 
 
+def test_a_working_size_above_a_photo_is_refused(tmp_path: Path, weights: Path) -> None:
+    """As for a video: --size 4096 on a 256 px photo ran 32 s without a word."""
+    cv2.imwrite(str(tmp_path / "still.png"), picture(0, 96, 64))
+    result = run_cli("--weights", weights, "--backend", "cpu", "-q", "--size", "1024", tmp_path / "still.png", "-o",
+                     tmp_path / "o.png")  # fmt: skip
+    assert_one_line_error(result, "--size 1024 is larger than this 96x64 input needs", "--size 256 or less")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_photo_given_a_video_name_is_refused_before_the_model_loads(tmp_path: Path, weights: Path) -> None:
+    """As a video given an image's name is: at once, not after the model has loaded."""
+    cv2.imwrite(str(tmp_path / "still.png"), picture(0, 96, 64))
+    result = run_cli("--weights", weights, "--size", TEST_SIZE, tmp_path / "still.png", "-o", tmp_path / "out.mp4")
+    assert_one_line_error(result, "out.mp4 needs an image suffix")
+    assert "backend" not in result.stderr
+
+
 def test_vidcolor_alone_lists_what_it_does(tmp_path: Path) -> None:
     result = run_cli(cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == ""

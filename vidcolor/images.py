@@ -15,6 +15,8 @@ from . import safe_output
 from .colorizer import Colorizer
 from .compare import LABELS, CompareMode, colour_left, compose_rgb
 from .errors import InputError, OutputError, first_line
+from .models import SIZE_MULTIPLE
+from .models.presets import DEFAULT_SIZE
 from .overlay import draw_lines
 
 log = logging.getLogger("vidcolor")
@@ -63,10 +65,10 @@ def colorize_image_file(
 
     ``saturation`` and ``compare`` as for video (see ``colorize_file``); ``labels`` names the compared halves.
     """
-    if not is_image_path(output):
-        raise OutputError(f"output {output} needs an image suffix ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    check_image_suffix(output)
     safe_output.check_output(source, output, overwrite=overwrite)
     bgr = _read(source)
+    check_working_size(colorizer.size, bgr.shape[1], bgr.shape[0])
     if bgr.dtype == np.uint16 and output.suffix.lower() not in DEEP_SUFFIXES:
         log.info("%s has 16-bit samples; %s holds 8 (use .png or .tif to keep all 16)", source, output.name)
         bgr = cv2.convertScaleAbs(bgr, alpha=1 / 257)  # rounds 0..65535 onto 0..255
@@ -78,6 +80,22 @@ def colorize_image_file(
             draw_lines(rgb, [LABELS[0]])
             draw_lines(rgb, [LABELS[1]], left=colour_left(compare, bgr.shape[1]))
     _write(output, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def check_image_suffix(output: Path) -> None:
+    """Refuse, before any work, an output whose suffix names no image format (a video's, say)."""
+    if not is_image_path(output):
+        raise OutputError(f"output {output} needs an image suffix ({', '.join(sorted(IMAGE_SUFFIXES))})")
+
+
+def check_working_size(working: int, width: int, height: int) -> None:
+    """Refuse a model working size above both the picture's short side and the default, as for a video: colour
+    predicted finer than the picture costs time (quadratically) and adds nothing (--size 4096 on a 256 px photo
+    ran 32 s)."""
+    largest = max(min(width, height), DEFAULT_SIZE)
+    if working > largest:
+        raise InputError(f"--size {working} is larger than this {width}x{height} input needs: use --size "
+                         f"{largest // SIZE_MULTIPLE * SIZE_MULTIPLE} or less")  # fmt: skip
 
 
 def _read(source: Path) -> np.ndarray:

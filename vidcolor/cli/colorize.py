@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import InputError
-from ..images import colorize_image_file, colorize_image_folder, is_image_path
+from ..images import check_image_suffix, colorize_image_file, colorize_image_folder, is_image_path
 from ..safe_output import check_output, check_video_suffix
 from .options import (
     EXIT_INTERRUPTED,
@@ -48,6 +48,8 @@ def run_colorize(args: argparse.Namespace) -> int:
     is_video = not source.is_dir() and not is_image_path(source)
     if is_video:
         check_video_suffix(args.output)  # before the model loads
+    elif not source.is_dir():
+        check_image_suffix(args.output)
     if not source.is_dir():
         check_output(source, args.output, overwrite=args.overwrite)  # so is a refusal of the output
     colorizer = colorizer_from(args)
