@@ -3,6 +3,7 @@ and every bad case: a file that is not what it says, an upload over the limit, a
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -72,11 +73,74 @@ def test_a_cancelled_job_stops_and_leaves_nothing(client, tmp_path):
     clip = write_video(tmp_path / "long.mp4", width=320, height=192, frames=300)
     job_id = client.post("/api/jobs?name=long.mp4", content=clip.read_bytes()).json()["id"]
     wait_for(client, job_id, {"running"})
+    deadline = time.monotonic() + 60
+    while client.get(f"/api/jobs/{job_id}").json()["frames"] == 0:  # under way, with a rate and an ETA
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     assert client.delete(f"/api/jobs/{job_id}").status_code == 200
-    assert wait_for(client, job_id, {"cancelled", "done"})["state"] == "cancelled"
+    cancelled = wait_for(client, job_id, {"cancelled", "done"})
+    assert cancelled["state"] == "cancelled" and cancelled["eta_seconds"] is None, cancelled  # it will never end
     assert client.get(f"/api/jobs/{job_id}/result").status_code == 409
     out = tmp_path / "out"
     assert not [p for p in out.rglob("*") if p.is_file() and p.name != "jobs.json"]  # no partial, no upload
+
+
+def test_a_finished_jobs_fps_stays_what_it_was(client, tmp_path):
+    """Frozen at the end, not the frames over the time since it started, falling for ever after."""
+    clip = write_video(tmp_path / "reel.mp4", frames=12)
+    job_id = client.post("/api/jobs?name=reel.mp4", content=clip.read_bytes()).json()["id"]
+    done = wait_for(client, job_id, {"done", "failed"})
+    time.sleep(0.5)
+    later = client.get(f"/api/jobs/{job_id}").json()
+    assert done["fps"] > 0 and later["fps"] == done["fps"] and later["eta_seconds"] is None, (done, later)
+
+
+def test_a_form_upload_works_as_a_raw_body_does(client, tmp_path):
+    """`curl -F file=@photo.jpg .../api/images`: the field ``file`` of a multipart form, named by its filename."""
+    response = client.post("/api/images?format=jpeg", files={"file": ("scan.png", png_bytes(), "image/png")},
+                           data={"note": "another field, skipped"})  # fmt: skip
+    assert response.status_code == 200 and response.content.startswith(b"\xff\xd8"), response.text
+    clip = write_video(tmp_path / "reel.mp4", frames=6)
+    job = client.post("/api/jobs", files={"file": ("../reel.mp4", clip.read_bytes(), "video/mp4")}).json()
+    assert job["name"] == "reel.mp4" and wait_for(client, job["id"], {"done", "failed"})["state"] == "done"
+    for files, status, message in ((({"photo": ("a.png", png_bytes())}), 400, "no field 'file'"),
+                                   ({"file": ("a.exe", b"MZ")}, 415, "the file's name must end in one of"),
+                                   ({"file": ("a.png", b"")}, 400, "empty"),
+                                   ({"file": ("a.png", bytes(2_000_001))}, 413, "larger than the limit")):
+        response = client.post("/api/images", files=files)
+        assert response.status_code == status and message in response.json()["error"], response.text
+    kept = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != "jobs.json" and p.suffix != ".mp4"]
+    assert not kept
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("saturation=9", "saturation must be between 0 (grey) and 3, got 9"),
+    ("saturation=-1", "saturation must be between 0 (grey) and 3, got -1"),
+    ("saturation=lots", "saturation: Input should be a valid number"),
+])  # fmt: skip
+def test_a_saturation_the_command_line_refuses_is_refused(client, query, message):
+    response = client.post(f"/api/images?name=a.png&{query}", content=png_bytes())
+    assert response.status_code == 400 and message in response.json()["error"], response.text
+    assert "\n" not in response.json()["error"]
+
+
+def test_the_api_reference_is_served_here_behind_the_token(colorizer, tmp_path):
+    """/docs without the internet: Swagger UI's files come from this server (FastAPI's own page loads them from a
+    CDN), and the page, its files and /openapi.json need the token as every route does."""
+    with TestClient(create_app(colorizer, tmp_path / "out", token="s3cret")) as client:
+        for url in ("/docs", "/openapi.json", "/docs/swagger-ui-bundle.js"):
+            assert client.get(url).status_code == 401, url
+        page = client.get("/docs?token=s3cret").text
+        assert "http" not in page.replace("http-equiv", "") and "/openapi.json?token=s3cret" in page, page
+        for asset, kind in (("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "css")):
+            assert f"/docs/{asset}?token=s3cret" in page
+            response = client.get(f"/docs/{asset}?token=s3cret")
+            assert response.status_code == 200 and kind in response.headers["content-type"]
+            assert len(response.content) > 10_000
+        schema = client.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).json()
+        assert "/api/images" in schema["paths"] and "/docs" not in schema["paths"]
+        assert "multipart/form-data" in schema["paths"]["/api/images"]["post"]["requestBody"]["content"]
+        assert client.get("/docs/secrets.txt?token=s3cret").status_code == 404
 
 
 @pytest.mark.parametrize(("url", "body", "status", "message"), [
@@ -108,6 +172,7 @@ def test_a_name_with_a_path_writes_nowhere_else(client, tmp_path):
 def test_a_token_guards_every_route(colorizer, tmp_path):
     with TestClient(create_app(colorizer, tmp_path / "out", token="s3cret")) as client:
         assert client.get("/api/health").status_code == 401
+        assert client.get("/docs").status_code == client.get("/openapi.json").status_code == 401
         assert client.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert "bearer token" in client.post("/api/images?name=x.png", content=png_bytes()).json()["error"]
         assert client.get("/api/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -125,11 +190,11 @@ def test_serve_names_its_extra_and_warns_off_loopback():
 def test_the_command_serves_on_loopback(weights, tmp_path):
     """`vidcolor serve` for real: uvicorn on 127.0.0.1, a photo through it, an upload cut off half-way that leaves
     nothing, and a clean stop on SIGTERM."""
-    import socket
     import urllib.request
 
     with ServeProcess("--out", tmp_path / "out", "--weights", weights, "--size", "64", "--backend", "cpu") as server:
         assert server.health["model"] == "random.pt"
+        assert b"swagger-ui" in urllib.request.urlopen(f"{server.base}/docs", timeout=30).read()
         request = urllib.request.Request(f"{server.base}/api/images?name=a.png", data=png_bytes(), method="POST")
         assert urllib.request.urlopen(request, timeout=30).read().startswith(b"\x89PNG")
         # a client that goes away mid-upload: its part-written file goes too
@@ -141,6 +206,19 @@ def test_the_command_serves_on_loopback(weights, tmp_path):
             assert time.monotonic() < deadline, list(uploads.iterdir())
             time.sleep(0.2)
     assert "Traceback" not in server.stderr
+    assert f"serving at http://127.0.0.1:{server.port}/ (the API's reference at /docs)" in server.stderr
+
+
+def test_a_busy_port_is_one_line_before_the_model_loads(weights, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", port, "--out", tmp_path / "out", "--weights", weights, "--backend", "cpu",
+                         timeout=60)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [f"vidcolor: error: cannot listen on 127.0.0.1:{port}: it is in use "
+                                                  "(another server?); choose another with --port"]  # no model line
 
 
 def test_a_restarted_server_continues_its_unfinished_job(colorizer, tmp_path):

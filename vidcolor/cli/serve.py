@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 from pathlib import Path
 
 from ..colorizer import Colorizer
@@ -62,10 +64,35 @@ def run_serve(args: argparse.Namespace) -> int:
     names = [name for name, _ in args.source]
     if len(set(names)) != len(names):
         raise InputError(f"--source names must differ: {', '.join(names)}")
+
     def load(model: str, sensor: str) -> Colorizer:  # another shipped model or sensor, as a request asks
         return colorizer_from(argparse.Namespace(**{**vars(args), "model": model, "sensor": sensor, "render": "auto"}))
 
-    app = create_app(colorizer_from(args), args.out, load=None if args.weights else load, token=args.token,
-                     max_upload=args.max_upload, sources=dict(args.source), smooth=args.smooth)  # fmt: skip
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    listening = _listen(args.host, args.port)  # a busy port is said before the model loads, not after
+    try:
+        app = create_app(colorizer_from(args), args.out, load=None if args.weights else load, token=args.token,
+                         max_upload=args.max_upload, sources=dict(args.source), smooth=args.smooth)  # fmt: skip
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        log.info("serving at http://%s:%d/ (the API's reference at /docs%s)", host, args.port,
+                 ", with ?token=TOKEN in a browser" if args.token else "")  # fmt: skip
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
+    finally:
+        listening.close()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening, for uvicorn to serve on; one line where it cannot be."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart need not wait
+    try:
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError as exc:
+        listening.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = "it is in use (another server?); choose another with --port"
+        else:
+            why = (exc.strerror or str(exc)).lower()
+        raise InputError(f"cannot listen on {host}:{port}: {why}") from exc
+    return listening

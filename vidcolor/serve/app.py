@@ -7,40 +7,33 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 import cv2
-import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.requests import ClientDisconnect
 
+from ..color import SATURATION_MAX
 from ..colorizer import Colorizer
 from ..errors import VidcolorError, first_line
 from ..images import IMAGE_SUFFIXES
 from ..safe_output import VIDEO_SUFFIXES
 from ..sources import FileSource
+from .docs import add_docs
 from .jobs import Job, JobRunner
 from .models import Colorizers, Load
 from .streams import LiveStream
+from .uploads import OPENAPI_BODY, Uploads
 
 DEFAULT_MAX_UPLOAD = 4 << 30  # bytes
-_CHUNK = 1 << 20
-_RAW_BODY = {"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string",
-                                                                                 "format": "binary"}}}}}  # fmt: skip
-
 
 PAGES = Path(__file__).resolve().parent / "pages"
 _BEARER = HTTPBearer(auto_error=False)  # module-level: FastAPI resolves the string annotations in this module
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(colorizer: Colorizer, out: Path, *, load: Load | None = None, token: str | None = None,
@@ -52,6 +45,7 @@ def create_app(colorizer: Colorizer, out: Path, *, load: Load | None = None, tok
     out.mkdir(parents=True, exist_ok=True)
     uploads = out / ".uploads"
     uploads.mkdir(exist_ok=True)
+    receive = Uploads(uploads, max_upload).receive
     colorizers = Colorizers(colorizer, load)
     runner = JobRunner(colorizers, out, uploads)
     streams: dict[str, LiveStream] = {}
@@ -79,8 +73,10 @@ def create_app(colorizer: Colorizer, out: Path, *, load: Load | None = None, tok
         if token is not None and (given is None or not secrets.compare_digest(given, token)):
             raise HTTPException(401, "a bearer token is needed (Authorization: Bearer TOKEN, or ?token=TOKEN)")
 
-    app = FastAPI(title="vidcolor", lifespan=lifespan, dependencies=[Depends(authorised)])
+    app = FastAPI(title="vidcolor", lifespan=lifespan, dependencies=[Depends(authorised)], docs_url=None,
+                  redoc_url=None, openapi_url=None)  # fmt: skip
     app.state.runner = runner
+    add_docs(app)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -90,37 +86,11 @@ def create_app(colorizer: Colorizer, out: Path, *, load: Load | None = None, tok
     async def vidcolor_error(_: Request, exc: VidcolorError) -> JSONResponse:
         return JSONResponse({"error": first_line(exc)}, status_code=400)
 
-    async def receive(request: Request, suffixes: tuple[str, ...]) -> tuple[str, Path]:
-        """The request body streamed into a file under ``uploads`` (its name given by ?name=, for its suffix)."""
-        name = Path(request.query_params.get("name", "")).name  # the last part only: no path leaves ``out``
-        suffix = Path(name).suffix.lower()
-        if suffix not in suffixes:
-            raise HTTPException(415, f"?name= must end in one of {', '.join(sorted(suffixes))}, got {name!r}")
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > max_upload:
-            raise HTTPException(413, f"the upload is larger than the limit ({max_upload} bytes)")
-        handle, path = tempfile.mkstemp(suffix=suffix, dir=uploads)
-        size = 0
-        try:
-            with open(handle, "wb") as file:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > max_upload:
-                        raise _TooLarge
-                    file.write(chunk)
-        except _TooLarge:
-            Path(path).unlink(missing_ok=True)
-            raise HTTPException(413, f"the upload is larger than the limit ({max_upload} bytes)") from None
-        except ClientDisconnect:  # the client went away mid-upload: nothing half-written stays, nothing to say
-            Path(path).unlink(missing_ok=True)
-            raise HTTPException(400, "the client went away mid-upload") from None
-        except BaseException:
-            Path(path).unlink(missing_ok=True)
-            raise
-        if size == 0:
-            Path(path).unlink(missing_ok=True)
-            raise HTTPException(400, "the upload is empty")
-        return name, Path(path)
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """A query value of the wrong type (``saturation=lots``): one line, as every other error."""
+        error = exc.errors()[0]
+        return JSONResponse({"error": f"{error['loc'][-1]}: {error['msg']}"}, status_code=400)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def colorize_page() -> HTMLResponse:
@@ -169,15 +139,17 @@ def create_app(colorizer: Colorizer, out: Path, *, load: Load | None = None, tok
         return {"status": "ok", "model": colorizer.model_name, "backend": colorizer.backend.NAME,
                 "sensor": colorizer.sensor, "jobs": len(runner.jobs), "choices": colorizers.choices()}  # fmt: skip
 
-    @app.post("/api/images", openapi_extra=_RAW_BODY, response_class=Response)
+    @app.post("/api/images", openapi_extra=OPENAPI_BODY, response_class=Response)
     async def colorize_image(request: Request, format: str = "png", saturation: float = 1.0,
                              model: str | None = None, sensor: str | None = None) -> Response:  # fmt: skip
         if format not in ("png", "jpeg"):
             raise HTTPException(400, f"format must be png or jpeg, got {format!r}")
+        if not 0 <= saturation <= SATURATION_MAX:  # as the command line refuses it
+            raise HTTPException(400, f"saturation must be between 0 (grey) and {SATURATION_MAX:g}, got {saturation:g}")
         choice = colorizers.key(model, sensor)  # a choice the server cannot make fails before the upload
         _, path = await receive(request, tuple(IMAGE_SUFFIXES))
         try:  # on a worker thread: the event loop keeps serving the live streams meanwhile
-            encoded = await asyncio.to_thread(colorized, path, format, float(np.clip(saturation, 0, 3)), choice)
+            encoded = await asyncio.to_thread(colorized, path, format, saturation, choice)
         finally:
             path.unlink(missing_ok=True)
         return Response(encoded, media_type=f"image/{format}")
@@ -191,7 +163,7 @@ def create_app(colorizer: Colorizer, out: Path, *, load: Load | None = None, tok
                            cv2.COLOR_RGB2BGR)  # fmt: skip
         return cv2.imencode(".jpg" if format == "jpeg" else ".png", bgr)[1].tobytes()
 
-    @app.post("/api/jobs", openapi_extra=_RAW_BODY, status_code=202)
+    @app.post("/api/jobs", openapi_extra=OPENAPI_BODY, status_code=202)
     async def submit_job(request: Request, model: str | None = None, sensor: str | None = None) -> dict[str, object]:
         choice = colorizers.key(model, sensor)
         name, path = await receive(request, VIDEO_SUFFIXES + (".avi", ".webm"))

@@ -42,19 +42,22 @@ class Job:
     error: str = ""
     choice: tuple[str, str] = ("", "")  # (model, sensor), a key of the server's ``Colorizers``
     resumed_at: int = 0  # frames an earlier server's partial output gave it
-    started: float | None = None
+    started: float | None = None  # time.monotonic() when it began running
+    seconds: float | None = None  # how long it ran, once it ended: its fps no longer falls as time goes by
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def record(self) -> dict[str, object]:
         """What ``jobs.json`` keeps of the job."""
         return {"id": self.id, "name": self.name, "source": self.source.name, "output": self.output.name,
                 "state": self.state, "frames": self.frames, "total": self.total, "error": self.error,
-                "choice": self.choice}  # fmt: skip
+                "choice": self.choice, "seconds": self.seconds}  # fmt: skip
 
     def status(self) -> dict[str, object]:
-        elapsed = time.monotonic() - self.started if self.started else 0.0
+        elapsed = self.seconds  # frozen once the job ended
+        if elapsed is None:
+            elapsed = time.monotonic() - self.started if self.started else 0.0
         fps = self.frames / elapsed if elapsed > 0 else 0.0
-        left = (self.total - self.frames) / fps if fps and self.total else None
+        left = (self.total - self.frames) / fps if self.state == "running" and fps and self.total else None
         return {"id": self.id, "name": self.name, "state": self.state, "frames": self.frames, "total": self.total,
                 "fps": round(fps, 2), "eta_seconds": None if left is None else round(left, 1),
                 "error": self.error or None, "resumed_at": self.resumed_at,
@@ -84,7 +87,8 @@ class JobRunner:
         for record in records:
             job = Job(record["id"], record["name"], self.uploads / record["source"], self.folder / record["output"],
                       record["state"], record["frames"], record["total"], record["error"],
-                      tuple(record.get("choice") or self.colorizers.default_key))  # fmt: skip
+                      tuple(record.get("choice") or self.colorizers.default_key),
+                      seconds=record.get("seconds"))  # fmt: skip
             self.jobs[job.id] = job
             if job.state in ("queued", "running"):
                 job.state, job.frames = "queued", 0
@@ -159,5 +163,6 @@ class JobRunner:
                 log.warning("job %s (%s) failed: %s", job.id, job.name, job.error)
             finally:
                 if job.state != "queued":
+                    job.seconds = time.monotonic() - job.started
                     job.source.unlink(missing_ok=True)
                 self.save()
