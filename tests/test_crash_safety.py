@@ -1,4 +1,5 @@
-"""What survives what: kill -9 mid-run leaves a playable partial output (then a re-run resumes it)."""
+"""What survives what: kill -9 mid-run leaves a playable partial output (then a re-run resumes it); Ctrl-C a
+shorter finished output, which the same command continues too."""
 
 from __future__ import annotations
 
@@ -40,6 +41,18 @@ def kill_after_fragments(proc: subprocess.Popen, partial: Path, size: int) -> No
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+def interrupt_after_fragments(proc: subprocess.Popen, partial: Path, size: int) -> str:
+    """SIGINT (Ctrl-C) once ``partial`` holds ``size`` bytes; the run's stderr once it has finished its output."""
+    deadline = time.monotonic() + 60
+    while not (partial.exists() and partial.stat().st_size >= size) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, stderr
+    return stderr
 
 
 def playable_frames(path: Path) -> int:
@@ -90,6 +103,50 @@ def test_rerun_after_kill_9_resumes_to_the_uninterrupted_result(tmp_path: Path, 
     assert all((a == b).all() for a, b in zip(colour[:resumed_at], expected[:resumed_at], strict=True))  # kept
     seam = np.abs(colour[resumed_at] - expected[resumed_at]).mean()  # the smoother warmed up again: no jump
     assert seam < 0.5, seam
+
+
+def test_the_same_command_continues_what_ctrl_c_finished(tmp_path: Path, long_clip: Path, weights: Path) -> None:
+    """Ctrl-C finishes a shorter output that plays. It was refused afterwards ("output exists; pass -y") by the
+    same command and by --restart alike, while kill -9 resumed: now the same command continues it as it resumes
+    a killed run, and other settings are refused with the output kept."""
+    out = tmp_path / "out.mp4"
+    stopped = interrupt_after_fragments(start_run(long_clip, out, "--weights", weights),
+                                        tmp_path / ".out.mp4.partial.mp4", 200_000)  # fmt: skip
+    kept = len(frame_times(out))
+    assert 60 <= kept < CLIP_FRAMES
+    assert f"holds the first {kept} frames and plays; the same command continues it" in stopped
+    shorter = out.read_bytes()
+    other = start_run(long_clip, out, "--weights", weights, "--crf", "30")
+    stderr = other.communicate(timeout=120)[1]
+    assert other.returncode == 1 and stderr.strip().splitlines()[-1] == (
+        f"vidcolor: error: output {out} is what an interrupted run left, but crf changed since: the command that "
+        "made it continues it; -y redoes it"), stderr  # fmt: skip
+    assert out.read_bytes() == shorter
+    same = start_run(long_clip, out, "--weights", weights)
+    stderr = same.communicate(timeout=120)[1]
+    assert same.returncode == 0, stderr
+    assert f"resuming at 00:00:{kept // 30:02d} (frame {kept} of 600)" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4", "out.mp4"]
+    assert frame_times(out) == pytest.approx(frame_times(long_clip), abs=1e-6)
+    assert audio_packets(out) == audio_packets(long_clip)
+
+
+def test_restart_redoes_what_ctrl_c_finished(tmp_path: Path, colorizer, caplog) -> None:
+    """--restart starts an interrupted run's output afresh, as it does a killed run's partial."""
+    from vidcolor.pipeline import colorize_file
+    from vidcolor.resume import Interruption, interrupted_path
+
+    src, out = write_video(tmp_path / "in.mp4", frames=24), tmp_path / "out.mov"
+    first = Interruption(out, overwrite=False)
+    colorize_file(src, out, colorizer=colorizer, on_frames=first.note)
+    assert first.keep(24) and interrupted_path(out).is_file()  # as if a Ctrl-C had stopped it there
+    again = Interruption(out, overwrite=False)
+    assert again.continues
+    with caplog.at_level("INFO", logger="vidcolor"):
+        colorize_file(src, out, colorizer=colorizer, overwrite=True, restart=True)
+    assert "starting afresh, not continuing the interrupted run's out.mov: --restart" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mov"]
+    assert not Interruption(out, overwrite=True).continues and len(frame_times(out)) == 24
 
 
 @pytest.fixture

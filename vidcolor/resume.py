@@ -1,11 +1,14 @@
 """Resuming a killed run: whether a partial output still belongs to this input and these settings, and which
-of its packets are whole (those of the fragments the file holds to their last byte)."""
+of its packets are whole (those of the fragments the file holds to their last byte). And continuing a run that
+Ctrl-C or kill stopped: it finished its output, shorter; the record it leaves beside it lets the same command
+take that output up again as a killed run's partial."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,11 +19,15 @@ import av
 from av.bitstream import BitStreamFilterContext
 
 from . import safe_output
+from .errors import OutputError
 from .fragments import fragments_path
 
 log = logging.getLogger("vidcolor")
 _HEAD_BYTES = 1 << 20  # hashing the first MiB tells a replaced file from a touched one, in milliseconds
 _FORMAT = "vidcolor-resume/1"
+# Outputs that a partial can be read from as they are, to continue them: MP4 and QuickTime keep the timestamps
+# exactly. Matroska's are milliseconds (a frame at the seam was lost) and MPEG-TS's remux to MP4 fails.
+_CONTINUABLE = (".mp4", ".m4v", ".mov")
 
 
 def sidecar_path(output: Path) -> Path:
@@ -160,9 +167,11 @@ def _packets(container: av.container.InputContainer) -> Iterator[av.Packet]:
 
 
 def resumable_cut(output: Path, record: dict[str, object], *, restart: bool) -> Cut | None:
-    """Where to continue a killed run's partial ``output`` from; None to start afresh (said, with why, where a
-    partial was there), its leftovers removed."""
+    """Where to continue a killed run's partial ``output`` from, or an interrupted run's ``output`` itself (see
+    ``Interruption``); None to start afresh (said, with why, where a partial was there), its leftovers removed."""
     partial, sidecar = fragments_path(output), sidecar_path(output)
+    if not partial.exists() and interrupted_path(output).exists():
+        return _interrupted_cut(output, record, restart=restart)
     if not partial.exists():
         sidecar.unlink(missing_ok=True)
         return None
@@ -174,6 +183,64 @@ def resumable_cut(output: Path, record: dict[str, object], *, restart: bool) -> 
         log.info("starting afresh, not resuming the earlier run's %s: %s", partial.name, reason)
         forget(output)
         return None
+    return cut
+
+
+def interrupted_path(output: Path) -> Path:
+    """The record a run stopped by Ctrl-C or kill leaves beside the output it finished, shorter."""
+    return output.with_name(f".{output.name}.interrupted.json")
+
+
+class Interruption:
+    """The command line's side of continuing a run that Ctrl-C or kill stopped, as a killed one is continued.
+
+    Stopped, a run finishes its output (shorter, playable) and removes the record beside its partial: ``note``,
+    given to ``colorize_file`` as ``on_frames``, reads that record while the run goes on, and ``keep`` leaves it
+    beside the output (an .mp4, .m4v or .mov). Next time, where ``continues``, the output is not refused as an
+    existing one: the same command continues it from its end (``resumable_cut``), ``--restart`` redoes it, and
+    another input or other settings are refused, the output kept. ``overwrite`` (-y) forgets the record.
+    """
+
+    def __init__(self, output: Path, *, overwrite: bool) -> None:
+        self.output = output
+        if overwrite or not output.exists():  # redone, or gone: the record has nothing to continue
+            interrupted_path(output).unlink(missing_ok=True)
+        self.continues = interrupted_path(output).exists()
+        self._record: dict[str, object] | None = None
+
+    def note(self, frames: int) -> None:
+        """``on_frames``: the run's record, read from beside its partial once frames are being written."""
+        if self._record is None:
+            try:
+                self._record = json.loads(sidecar_path(self.output).read_text())
+            except (OSError, ValueError):
+                self._record = {}
+
+    def keep(self, frames: int) -> bool:
+        """After the run was stopped: its record beside the ``frames`` it finished, where they can be continued."""
+        if not self._record or not self.output.exists() or self.output.suffix.lower() not in _CONTINUABLE:
+            return False
+        write_record(interrupted_path(self.output), {**self._record, "interrupted_at": frames})
+        return True
+
+
+def _interrupted_cut(output: Path, record: dict[str, object], *, restart: bool) -> Cut | None:
+    """Where to continue an interrupted run's finished ``output`` from, once it is put back as the partial (its
+    record as the partial's); None to redo it (--restart). Another input or other settings are refused."""
+    marker, partial = interrupted_path(output), fragments_path(output)
+    if restart:
+        log.info("starting afresh, not continuing the interrupted run's %s: --restart", output.name)
+        marker.unlink()
+        return None
+    reason = mismatch(marker, record)
+    cut = find_cut(output) if reason is None else None
+    if cut is not None and cut.frames == 0:
+        reason = "it holds no whole group of pictures"
+    if reason is not None:
+        raise OutputError(f"output {output} is what an interrupted run left, but {reason}: the command that made it "
+                          "continues it; -y redoes it")  # fmt: skip
+    os.replace(output, partial)
+    os.replace(marker, sidecar_path(output))
     return cut
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, resume
 from ..errors import InputError
 from ..images import check_image_suffix, colorize_image_file, colorize_image_folder, is_image_path
 from ..safe_output import check_output, check_video_suffix
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True, help="output video, image, or folder")
     parser.add_argument("-y", "--overwrite", action="store_true", help="overwrite an existing output")
     parser.add_argument("--restart", action="store_true",
-                        help="start afresh where a killed run left a partial output (default: resume it)")
+                        help="start afresh where a killed or interrupted run left its output (default: continue it)")
     add_colorize_options(parser)
     parser.add_argument("--overlay-fps", action="store_true",
                         help="draw the processing rate on every frame (and label --compare's halves)")
@@ -50,7 +50,8 @@ def run_colorize(args: argparse.Namespace) -> int:
         check_video_suffix(args.output)  # before the model loads
     elif not source.is_dir():
         check_image_suffix(args.output)
-    if not source.is_dir():
+    interruption = resume.Interruption(args.output, overwrite=args.overwrite)  # what Ctrl-C left goes on
+    if not source.is_dir() and not interruption.continues:
         check_output(source, args.output, overwrite=args.overwrite)  # so is a refusal of the output
     colorizer = colorizer_from(args)
     look = {"saturation": args.saturation, "compare": args.compare}
@@ -66,12 +67,14 @@ def run_colorize(args: argparse.Namespace) -> int:
         log.info("wrote %s", args.output)
         return 0
     result = colorize_file(
-        source, args.output, colorizer=colorizer, overwrite=args.overwrite,
+        source, args.output, colorizer=colorizer, overwrite=args.overwrite or interruption.continues,
+        on_frames=interruption.note,
         crf=args.crf, preset=args.preset, batch=args.batch, smooth=args.smooth, progress=not args.quiet,
         overlay_fps=args.overlay_fps, restart=args.restart, **look,
     )  # fmt: skip
     if result.interrupted:
-        log.warning("interrupted: %s holds the first %d frames and plays", result.output, result.frames)
+        goes_on = "; the same command continues it" if interruption.keep(result.frames) else ""
+        log.warning("interrupted: %s holds the first %d frames and plays%s", result.output, result.frames, goes_on)
         return EXIT_INTERRUPTED
     log.info("wrote %s: %d frames in %.1f s (%.1f fps)", result.output, result.frames, result.seconds, result.fps)
     return 0
