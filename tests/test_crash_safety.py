@@ -33,22 +33,24 @@ def start_run(src: Path, out: Path, *extra: str | Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def kill_after_fragments(proc: subprocess.Popen, partial: Path, size: int) -> None:
-    """SIGKILL once ``partial`` holds ``size`` bytes: no handler runs, nothing is flushed or finished."""
+def wait_for_bytes(proc: subprocess.Popen, partial: Path, size: int) -> None:
+    """Until ``partial`` holds ``size`` bytes, the run still going."""
     deadline = time.monotonic() + 60
     while not (partial.exists() and partial.stat().st_size >= size) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.02)
+
+
+def kill_after_fragments(proc: subprocess.Popen, partial: Path, size: int) -> None:
+    """SIGKILL once ``partial`` holds ``size`` bytes: no handler runs, nothing is flushed or finished."""
+    wait_for_bytes(proc, partial, size)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
 
 
 def interrupt_after_fragments(proc: subprocess.Popen, partial: Path, size: int) -> str:
     """SIGINT (Ctrl-C) once ``partial`` holds ``size`` bytes; the run's stderr once it has finished its output."""
-    deadline = time.monotonic() + 60
-    while not (partial.exists() and partial.stat().st_size >= size) and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.02)
+    wait_for_bytes(proc, partial, size)
     proc.send_signal(signal.SIGINT)
     stderr = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130, stderr
