@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from .backends import BackendName, check_backend, create_backend, runs_int8
+from .backends.base import Backend
+from .backends.pytorch import TorchCPUBackend
 from .color import (
     YuvFormat,
     chroma_range,
@@ -26,6 +29,8 @@ from .color import (
     scale_saturation,
 )
 from .errors import WeightsError
+from .guidance.hints import Hint, hint_planes
+from .guidance.reference import Reference
 from .guided_upsample import guided_upsample
 from .models import SIZE_MULTIPLE
 from .models.checkpoint import load_model
@@ -103,6 +108,8 @@ class Colorizer:
         network = load_model(weights)
         self.render = choose_render(render, sensor, getattr(network.config, "predict_lightness", False))
         self.backend = create_backend(backend, network, int8_graph=int8_graph, threads=threads)
+        self.takes_hints = bool(getattr(network.config, "hint_keys", 0))
+        self._network, self._threads, self._hinted_backend = network, threads, None
         self._lightness_tables: dict[bool, torch.Tensor] = {}
         log.info("backend %s, model %s, working size %d%s", self.backend.describe(), self.model_name, size,
                  "" if sensor == "visible" else f", sensor {sensor}, {self.render} rendering")  # fmt: skip
@@ -116,13 +123,35 @@ class Colorizer:
         size = working_size(*lightness.shape[-2:], self.size)
         return F.interpolate(lightness, size=size, mode="bilinear", antialias=True, align_corners=False)
 
-    def infer(self, model_input: torch.Tensor) -> torch.Tensor:
+    def infer(self, model_input: torch.Tensor, hints: torch.Tensor | None = None,
+              reference: Reference | None = None) -> torch.Tensor:  # fmt: skip
         """L* at the working size -> a*b*, and the correction to daylight L* after it where the rendering is
-        daylight: a black-hot
-        thermal frame is shown to its white-hot model inverted (as the grey it is on screen, so the tones are the
-        camera's)."""
-        out = self.backend.infer(self._seen(model_input))
-        return out if self.render == "daylight" else out[:, :2]
+        daylight: a black-hot thermal frame is shown to its white-hot model inverted (as the grey it is on screen,
+        so the tones are the camera's). ``hints``: hint planes at the working size (B, 3, h, w), or None;
+        ``reference``: a colour picture of the view, whose colours are taken where the frame shows it."""
+        seen = self._seen(model_input)
+        out = self.backend.infer(seen) if hints is None else self.hinted_backend().infer_hinted(seen, hints)
+        out = out if self.render == "daylight" else out[:, :2]
+        if reference is None:
+            return out
+        return torch.cat((reference.apply(model_input, out[:, :2]), out[:, 2:]), dim=1)
+
+    def hinted_backend(self) -> Backend:
+        """The backend that runs hinted frames: this one where its graph takes hints, else PyTorch on the CPU with
+        the same network (an int8 or TensorRT graph is built without hint inputs)."""
+        if not self.takes_hints:
+            raise WeightsError(f"model {self.model_name} takes no colour hints (its weights have no hint attention)")
+        if self._hinted_backend is None:
+            self._hinted_backend = self.backend if self.backend.TAKES_HINTS else TorchCPUBackend(
+                self._network, threads=self._threads)  # fmt: skip
+            if self._hinted_backend is not self.backend:
+                log.info("hinted frames run on %s", self._hinted_backend.describe())
+        return self._hinted_backend
+
+    def hint_planes(self, hints: Sequence[Hint], model_input: torch.Tensor) -> torch.Tensor:
+        """Hints -> their planes (B, 3, h, w) at the size of ``model_input``, on ``device``."""
+        planes = hint_planes(hints, *model_input.shape[-2:]).to(self.device)
+        return planes.expand(model_input.shape[0], -1, -1, -1)
 
     def _seen(self, lightness: torch.Tensor) -> torch.Tensor:
         """L* as the model is shown it: a black-hot frame as the white-hot one it inverts."""
@@ -134,10 +163,11 @@ class Colorizer:
         """L* (B, 1, H, W) and the model's correction toward daylight at the same size -> daylight L*."""
         return (self._seen(lightness) + correction).clamp(0.0, 100.0)
 
-    def _prediction(self, lightness: torch.Tensor, smoother: TemporalSmoother | None = None) -> Prediction:
+    def _prediction(self, lightness: torch.Tensor, smoother: TemporalSmoother | None = None,
+                    hints: Sequence[Hint] = (), reference: Reference | None = None) -> Prediction:  # fmt: skip
         """Full-size L* (B, 1, H, W) -> its prediction; daylight L* goes to full size along the picture's edges."""
         model_input = self.model_input(lightness)
-        out = self.infer(model_input)
+        out = self.infer(model_input, self.hint_planes(hints, model_input) if hints else None, reference)
         if smoother is not None:
             out = smoother(model_input, out)
         return self._finish(lightness, model_input, out)
@@ -184,18 +214,22 @@ class Colorizer:
         lightness = F.interpolate(lightness, size=chroma_size, mode="area")
         return lab_to_chroma(lightness, self.upsample_ab(prediction, lightness), fmt)
 
-    def predict(self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None) -> Prediction:
+    def predict(self, luma: np.ndarray, fmt: YuvFormat, smoother: TemporalSmoother | None = None,
+                reference: Reference | None = None) -> Prediction:  # fmt: skip
         """uint8 Y' planes (B, H, W), in stream order -> L* and the (smoothed) a*b* on ``device``.
 
-        ``smoother`` carries one stream's colour history from call to call.
+        ``smoother`` carries one stream's colour history from call to call; ``reference`` as for ``infer``.
         """
-        return self._prediction(self.lightness_from_luma(self.upload(luma), fmt.full_range), smoother)
+        lightness = self.lightness_from_luma(self.upload(luma), fmt.full_range)
+        return self._prediction(lightness, smoother, reference=reference)
 
-    def infer_luma(self, luma: np.ndarray, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
+    def infer_luma(self, luma: np.ndarray, fmt: YuvFormat,
+                   infer: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 Y' planes (B, H, W) -> the model's input L* (B, 1, h, w) and its planes (B, C, h, w), for a
-        smoother that hands frames back later (file mode's); ``prediction_of`` then makes their prediction."""
+        smoother that hands frames back later (file mode's); ``prediction_of`` then makes their prediction.
+        ``infer``: what runs the model's input instead of ``self.infer`` (a guided video's)."""
         model_input = self.model_input(self.lightness_from_luma(self.upload(luma), fmt.full_range))
-        return model_input, self.infer(model_input)
+        return model_input, (infer or self.infer)(model_input)
 
     def prediction_of(self, luma: np.ndarray, fmt: YuvFormat, model_input: torch.Tensor,
                       planes: torch.Tensor) -> Prediction:  # fmt: skip
@@ -232,9 +266,12 @@ class Colorizer:
         cb, cr = self.chroma(prediction, output or fmt, saturation)
         return self.luma(prediction, luma, output or fmt), cb, cr
 
-    def colorize_image(self, image: np.ndarray, saturation: float = 1.0) -> np.ndarray:
+    def colorize_image(self, image: np.ndarray, saturation: float = 1.0, hints: Sequence[Hint] = (),
+                       reference: Reference | None = None) -> np.ndarray:  # fmt: skip
         """Grey (H, W) or RGB (H, W, 3), uint8 or uint16 -> RGB (H, W, 3) of the same type; the output keeps the
-        input's L* (all 16 bits of a deep scan, not a rounding to 8) where ``saturation`` is 1, unless relit."""
+        input's L* (all 16 bits of a deep scan, not a rounding to 8) where ``saturation`` is 1, unless relit.
+        ``hints``: colours known at places of the picture (``guidance.hints``), which the colour then follows;
+        ``reference``: a colour picture of the same view (``guidance.reference``), taken where it matches."""
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or (
             image.ndim == 3 and image.shape[2] != 3
         ):
@@ -244,7 +281,8 @@ class Colorizer:
         scale = float(np.iinfo(image.dtype).max)
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
         rgb = torch.from_numpy(rgb.astype(np.float32)).to(self.device).permute(2, 0, 1) / scale
-        prediction = self._prediction(rgb_to_lab(rgb)[:1].unsqueeze(0))  # from L* (1, 1, H, W)
+        lightness = rgb_to_lab(rgb)[:1].unsqueeze(0)  # (1, 1, H, W)
+        prediction = self._prediction(lightness, hints=hints, reference=reference)
         ab = self.upsample_ab(prediction, prediction.lightness)
         out = lab_to_rgb(torch.cat((prediction.lightness, ab), dim=1))[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
         luma = out @ np.array(luma_weights("bt601"), dtype=np.float32)

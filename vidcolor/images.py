@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from . import safe_output
 from .colorizer import Colorizer
 from .compare import LABELS, CompareMode, colour_left, compose_rgb
 from .errors import InputError, OutputError, first_line
+from .guidance.hints import Hint, read_hints
+from .guidance.reference import Reference
 from .models import SIZE_MULTIPLE
 from .models.presets import DEFAULT_SIZE
 from .overlay import draw_lines
@@ -59,11 +62,13 @@ def _folder_name(folder: Path) -> str:
 
 def colorize_image_file(
     colorizer: Colorizer, source: Path, output: Path, *, overwrite: bool = False, saturation: float = 1.0,
-    compare: CompareMode = "off", labels: bool = False,
+    compare: CompareMode = "off", labels: bool = False, hints: Sequence[Hint] = (), reference: Reference | None = None,
 ) -> None:  # fmt: skip
     """Colorize one image file into ``output`` (format from its suffix); 16-bit PNG and TIFF stay 16-bit.
 
-    ``saturation`` and ``compare`` as for video (see ``colorize_file``); ``labels`` names the compared halves.
+    ``saturation`` and ``compare`` as for video (see ``colorize_file``); ``labels`` names the compared halves;
+    ``hints``: colours known at places of the picture (``guidance.hints``); ``reference``: a colour picture of
+    the same view (``guidance.reference``).
     """
     check_image_suffix(output)
     safe_output.check_output(source, output, overwrite=overwrite)
@@ -72,7 +77,7 @@ def colorize_image_file(
     if bgr.dtype == np.uint16 and output.suffix.lower() not in DEEP_SUFFIXES:
         log.info("%s has 16-bit samples; %s holds 8 (use .png or .tif to keep all 16)", source, output.name)
         bgr = cv2.convertScaleAbs(bgr, alpha=1 / 257)  # rounds 0..65535 onto 0..255
-    rgb = colorizer.colorize_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), saturation)
+    rgb = colorizer.colorize_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), saturation, hints=hints, reference=reference)
     if compare != "off":
         grey = np.repeat(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2)
         rgb = compose_rgb(compare, grey, rgb)
@@ -122,9 +127,11 @@ def _write(output: Path, bgr: np.ndarray) -> None:
 
 def colorize_image_folder(
     colorizer: Colorizer, folder: Path, output: Path, *, overwrite: bool = False, progress: bool = False,
-    saturation: float = 1.0, compare: CompareMode = "off", labels: bool = False,
+    saturation: float = 1.0, compare: CompareMode = "off", labels: bool = False, hints: Path | None = None,
+    reference: Reference | None = None,
 ) -> FolderResult:  # fmt: skip
-    """Colorize every image in ``folder`` into the folder ``output`` (same names), each as ``colorize_image_file``.
+    """Colorize every image in ``folder`` into the folder ``output`` (same names), each as ``colorize_image_file``;
+    ``hints``, a folder: an image's hints are in its NAME.json there, if it has any.
 
     An unreadable image is named in a warning and skipped, and the rest go on; ``result.failed`` lists them.
     Outputs already there are kept unless ``overwrite``, so a second run finishes what a first one left.
@@ -141,7 +148,8 @@ def colorize_image_folder(
         for image in tqdm(todo, unit="image", disable=not progress):
             try:
                 colorize_image_file(colorizer, image, output / image.name, overwrite=overwrite,
-                                    saturation=saturation, compare=compare, labels=labels)  # fmt: skip
+                                    saturation=saturation, compare=compare, labels=labels,
+                                    hints=_hints_of(image, hints), reference=reference)  # fmt: skip
             except InputError as exc:  # this image is bad, not the run: the others still get done
                 result.failed.append((image, first_line(exc)))
             else:
@@ -150,6 +158,12 @@ def colorize_image_folder(
         for _, reason in result.failed:
             log.warning("%s; skipped", reason)
     return result
+
+
+def _hints_of(image: Path, hints_folder: Path | None) -> list[Hint]:
+    """The hints in ``hints_folder``/NAME.json for ``image`` NAME.ext, or none."""
+    hints_file = None if hints_folder is None else hints_folder / f"{image.stem}.json"
+    return read_hints(hints_file) if hints_file is not None and hints_file.is_file() else []
 
 
 def _images_in(folder: Path) -> list[Path]:

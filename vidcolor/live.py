@@ -25,6 +25,7 @@ from .capture import Capture, LiveFrame, RateMeter
 from .color import SATURATION_MAX, YuvFormat
 from .colorizer import Colorizer
 from .errors import OutputError, first_line
+from .guidance.reference import Reference
 from .overlay import draw_lines, draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
 from .sources import VideoInfo
@@ -54,6 +55,7 @@ class LiveOptions:
     crf: int = 20
     preset: str = "veryfast"
     snapshot_dir: Path = Path(".")
+    reference: Reference | None = None  # a colour picture of the camera's view: its colours where the view shows
     stats_every: float = 1.0  # seconds between printed stats lines without a window
 
 
@@ -189,7 +191,7 @@ class LiveSession:
             luma, full_range = self._clahe.apply(luma), True  # the equalized luma is what is shown
         source_format = YuvFormat(full_range=full_range, matrix="bt601")  # only Y' is read: the matrix is moot
         smoother = self.smoother if self.smoothing else None
-        prediction = self.colorizer.predict(luma[None], source_format, smoother)
+        prediction = self.colorizer.predict(luma[None], source_format, smoother, self.options.reference)
         cb, cr = self.colorizer.chroma(prediction, DISPLAY_FORMAT, self.saturation)
         grey = luma if full_range else _LIMITED_TO_FULL[luma]
         return ColourPicture(self.colorizer.luma(prediction, grey[None], DISPLAY_FORMAT)[0], cb[0], cr[0], grey)

@@ -15,8 +15,8 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import astuple, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,6 +29,9 @@ from . import fragments, resume, safe_output
 from .colorizer import Colorizer, Prediction
 from .compare import LABELS, CompareMode, colour_left, compose_yuv, output_width
 from .errors import InputError, OutputError, VidcolorError, first_line
+from .guidance.hints import Hint
+from .guidance.reference import Reference
+from .guidance.video import VideoGuide
 from .lookahead import DEFAULT_BLOCK, LookAheadSmoother
 from .models import SIZE_MULTIPLE
 from .models.presets import DEFAULT_SIZE
@@ -141,6 +144,8 @@ def colorize_file(
     compare: CompareMode = "off",
     segment: Segment | None = None,
     on_frames: Callable[[int], None] | None = None,
+    hints: Sequence[Hint] = (),
+    reference: Reference | None = None,
 ) -> FileResult:
     """Colorize a video file into ``output_path`` (H.264 4:2:0, the input's timestamps and audio).
 
@@ -152,7 +157,9 @@ def colorize_file(
 
     ``segment`` (for ``vidcolor batch --split-minutes``) writes only that part of the video, without audio, its
     temporal smoother warmed up on the frames before it. ``on_frames`` is called on the encoder's thread with
-    the number of frames just written (frames kept from a killed run's partial are not counted).
+    the number of frames just written (frames kept from a killed run's partial are not counted). ``hints``:
+    colours known at places and times of the video (``guidance.hints``), each held to the end of its shot;
+    ``reference``: a colour picture of the view (``guidance.reference``), its colours taken where a frame shows it.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     safe_output.check_video_suffix(output_path)
@@ -169,7 +176,9 @@ def colorize_file(
                     "sensor": colorizer.sensor, "render": colorizer.render, "backend": colorizer.backend.NAME,
                     "size": colorizer.size,
                     "smooth": smooth, "crf": crf, "preset": preset, "overlay_fps": overlay_fps,
-                    "saturation": saturation, "compare": compare}  # fmt: skip
+                    "saturation": saturation, "compare": compare,
+                    "hints": [astuple(hint) for hint in hints],
+                    "reference": None if reference is None else reference.digest}  # fmt: skip
         if segment is not None:  # a partial of another segment is not continued
             settings["segment"] = [segment.start, segment.end]
         record = resume.run_record(input_path, settings)
@@ -189,7 +198,8 @@ def colorize_file(
                 _continue_from(cut, partial, writing, sink, source, segment.first_frame if segment else 0)
             smoother = LookAheadSmoother(smooth)  # a file has its later frames: the colour looks ahead
             pictures = _FramePictures(colorizer, source, saturation, compare, overlay_fps)
-            result = _run_threads(source, sink, colorizer, smoother, batch, progress, pictures, on_frames)
+            guide = VideoGuide(colorizer, hints, reference)
+            result = _run_threads(source, sink, guide, smoother, batch, progress, pictures, on_frames)
             if source.repaired_from is not None:
                 log.info("the timestamps repeat or go back from frame %d on: repaired from the frame rate",
                          source.repaired_from)  # fmt: skip
@@ -292,7 +302,7 @@ def _warn_if_incomplete(source: FileSource, frames: int, output: Path) -> None:
 
 
 def _run_threads(
-    source: FileSource, sink: VideoFileSink, colorizer: Colorizer, smoother: LookAheadSmoother, batch: int,
+    source: FileSource, sink: VideoFileSink, guide: VideoGuide, smoother: LookAheadSmoother, batch: int,
     progress: bool, frame_pictures: _FramePictures, on_frames: Callable[[int], None] | None = None,
 ) -> tuple[int, float, bool]:
     """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted). ``on_frames(1)`` after
@@ -316,7 +326,7 @@ def _run_threads(
 
         def hand_on(ready: list[tuple[_Inferred, torch.Tensor | None]]) -> None:
             for raw, planes in ready:
-                prediction = None if raw.luma is None else colorizer.prediction_of(raw.luma, fmt, raw.model_input,
+                prediction = None if raw.luma is None else guide.colorizer.prediction_of(raw.luma, fmt, raw.model_input,
                                                                                    planes)  # fmt: skip
                 _put(finished, _Predicted(raw.items, raw.luma, prediction), abort)
 
@@ -351,7 +361,7 @@ def _run_threads(
     interrupted = False
     error: BaseException | None = None
     try:
-        _infer_batches(_drain(decoded, abort), colorizer, source, batch, lambda x: _put(inferred, x, abort))
+        _infer_batches(_drain(decoded, abort), guide, source, batch, lambda x: _put(inferred, x, abort))
         _put(inferred, _END, abort)
     except KeyboardInterrupt:
         interrupted = True
@@ -383,7 +393,7 @@ def _drain(q: queue.Queue, abort: threading.Event) -> Iterable[LumaFrame | av.Pa
 
 def _infer_batches(
     items: Iterable[LumaFrame | av.Packet],
-    colorizer: Colorizer,
+    guide: VideoGuide,
     source: FileSource,
     batch: int,
     emit: Callable[[_Inferred], None],
@@ -397,7 +407,9 @@ def _infer_batches(
     def flush() -> None:
         frames = [item for item in pending if isinstance(item, LumaFrame)]
         luma = np.stack([f.luma[:height, :width] for f in frames]) if frames else None  # (B, H, W)
-        model_input, planes = colorizer.infer_luma(luma, source.info.yuv) if frames else (None, None)
+        times = [float((f.pts - source.info.start_pts) * source.info.time_base) for f in frames]
+        model_input, planes = guide.colorizer.infer_luma(
+            luma, source.info.yuv, lambda seen: guide.infer(seen, times)) if frames else (None, None)  # fmt: skip
         emit(_Inferred(list(pending), luma, model_input, planes))
         pending.clear()
 

@@ -64,6 +64,7 @@ class VideoInfo:
     frame_rate: Fraction | None
     frame_count: int | None  # from the container header; may be missing or approximate
     yuv: YuvFormat
+    start_pts: int = 0  # the stream's start time: a frame's time in the video is (pts - start_pts) * time_base
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ class FileSource:
             frame_rate=self.video.average_rate or self.video.guessed_rate,
             frame_count=self.video.frames or self._frames_from_duration(),
             yuv=yuv_format(codec, codec.height),
+            start_pts=self.video.start_time or 0,
         )
 
     def _frames_from_duration(self) -> int | None:

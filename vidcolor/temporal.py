@@ -31,7 +31,7 @@ DEFAULT_SMOOTH = 0.9  # best CDC, warping error and PSNR of 0.5/0.7/0.9 on the s
 @dataclass
 class _History:
     lightness: np.ndarray  # (h, w) uint8, L* scaled to 0..255
-    ab: np.ndarray  # (h, w, 2) float32, the previous output
+    ab: np.ndarray | None  # (h, w, 2) float32, the previous output
     histogram: np.ndarray  # (HISTOGRAM_BINS,) float32, sums to 1
     layout: np.ndarray | None  # zero-mean unit-norm thumbnail; None for a flat picture (no layout to compare)
 
@@ -80,9 +80,7 @@ class TemporalSmoother:
     def blend_parts(self, levels: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, Blended | None]:
         """``step``, and what its output blends into the prediction: the earlier output moved onto this frame, and
         its weight (None after a cut)."""
-        histogram = np.bincount(levels.ravel() // (256 // HISTOGRAM_BINS), minlength=HISTOGRAM_BINS).astype(np.float32)
-        histogram /= histogram.sum()
-        current = _History(levels, predicted, histogram, _layout(levels))
+        current = _history_of(levels, predicted)
         output, blended = predicted, None
         previous = self._history
         if previous is not None and self._same_shot(current, previous):
@@ -97,6 +95,11 @@ class TemporalSmoother:
         current.ab = output.astype(np.float32, copy=False)
         self._history = current
         return output, blended
+
+    def same_shot(self, levels: np.ndarray, previous: np.ndarray) -> bool:
+        """Whether two frames' L* levels (h, w) are of one shot by the cheap cues (histogram, layout); ``link``
+        adds the flow's."""
+        return self._same_shot(_history_of(levels), _history_of(previous))
 
     def _same_shot(self, current: _History, previous: _History) -> bool:
         if 0.5 * np.abs(current.histogram - previous.histogram).sum() > self.cut_distance:
@@ -153,6 +156,13 @@ def lightness_levels(lightness: torch.Tensor) -> np.ndarray:
     """L* (B, 1, h, w), 0..100 -> uint8 (B, h, w) on the host, what the flow is computed on."""
     levels = lightness[:, 0].float().cpu().numpy() * np.float32(2.55)
     return np.clip(np.rint(levels, out=levels), 0, 255, out=levels).astype(np.uint8)
+
+
+def _history_of(levels: np.ndarray, planes: np.ndarray | None = None) -> _History:
+    """A frame's L* levels (h, w) and planes -> what the next frame is compared with."""
+    histogram = np.bincount(levels.ravel() // (256 // HISTOGRAM_BINS), minlength=HISTOGRAM_BINS).astype(np.float32)
+    histogram /= histogram.sum()
+    return _History(levels, planes, histogram, _layout(levels))
 
 
 def _layout(levels: np.ndarray) -> np.ndarray | None:

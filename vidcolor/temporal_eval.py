@@ -22,6 +22,8 @@ import torch
 
 from .color import lab_to_rgb, rgb_to_lab
 from .colorizer import Colorizer
+from .guidance.reference import Reference
+from .guidance.video import VideoGuide
 from .lookahead import LookAheadSmoother
 from .sources import FileSource, luma_plane
 from .temporal import TemporalSmoother, pixel_grid
@@ -151,9 +153,12 @@ def _smoothed(smoother: TemporalSmoother | LookAheadSmoother, lightness: torch.T
 
 
 def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], frames: int,
-                  modes: tuple[str, ...] = ("live", "file")) -> dict:  # fmt: skip
+                  modes: tuple[str, ...] = ("live", "file"), reference: str | None = None) -> dict:  # fmt: skip
+    """``reference`` ``first``: the clip's own first frame in colour is the reference (``guidance.reference``)."""
     clip = load_clip(colorizer, path, frames)
-    predicted = [colorizer.infer(x[None].to(colorizer.device)).cpu() for x in clip.lightness]
+    first = Reference(_rgb(clip.truth_lab[0]).transpose(1, 2, 0).astype(np.uint8)) if reference == "first" else None
+    guide = VideoGuide(colorizer, reference=first)
+    predicted = [guide.infer(x[None].to(colorizer.device), [0.0]).cpu() for x in clip.lightness]
     flows = _true_flows(clip.truth_lab)
     runs = {"truth": clip.truth_lab}  # L*a*b* (T, 3, h, w) of each run
     cost_ms: dict[str, float] = {}

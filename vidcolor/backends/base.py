@@ -42,10 +42,15 @@ class Backend(ABC):
     """
 
     NAME: ClassVar[str]
+    TAKES_HINTS: ClassVar[bool] = False  # whether ``infer_hinted`` runs (a graph built without hint inputs cannot)
     device: torch.device
 
     @abstractmethod
     def infer(self, lightness: torch.Tensor) -> torch.Tensor: ...
+
+    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        """``infer`` with hint planes (B, 3, H, W): a*b* and a mask (``models/hint_attention.py``)."""
+        raise NotImplementedError(f"backend {self.NAME} runs a graph without hint inputs")
 
     @abstractmethod
     def describe(self) -> str:

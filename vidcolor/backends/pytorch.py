@@ -19,6 +19,7 @@ def cpu_inference_model(model: nn.Module) -> nn.Module:
 
 class TorchCPUBackend(Backend):
     NAME = "cpu"
+    TAKES_HINTS = True
 
     def __init__(self, model: nn.Module, *, threads: int | None = None) -> None:
         torch.set_num_threads(threads or cpu_model_threads())
@@ -31,6 +32,10 @@ class TorchCPUBackend(Backend):
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:
         return self.model(lightness.contiguous(memory_format=torch.channels_last)).contiguous()
 
+    @torch.inference_mode()
+    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        return self.model(lightness.contiguous(memory_format=torch.channels_last), hints).contiguous()
+
     def describe(self) -> str:
         return f"cpu (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, float32, channels-last)"
 
@@ -39,6 +44,7 @@ class TorchCUDABackend(Backend):
     """fp16, channels-last; each input shape is captured once as a CUDA graph and replayed after."""
 
     NAME = "cuda"
+    TAKES_HINTS = True
     WARMUP_RUNS = 3  # cuDNN picks its kernels before capture
 
     def __init__(self, model: nn.Module, *, graphs: bool = True) -> None:
@@ -64,6 +70,12 @@ class TorchCUDABackend(Backend):
         with torch.cuda.graph(graph):
             static_output = self._forward(static_input)
         return graph, static_input, static_output
+
+    @torch.inference_mode()
+    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        # no CUDA graph: hinted frames are the exception, and a graph per hint layout would not pay
+        x = lightness.to(torch.float16).contiguous(memory_format=torch.channels_last)
+        return self.model(x, hints.to(torch.float16)).float()
 
     @torch.inference_mode()
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:

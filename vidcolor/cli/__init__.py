@@ -17,11 +17,21 @@ from .colorize import build_parser, run_colorize
 from .live import build_live_parser, run_live
 from .options import EXIT_ERROR, EXIT_INTERRUPTED, log
 from .serve import build_serve_parser, run_serve
-from .train import build_eval_parser, build_quantize_parser, build_train_parser, run_eval, run_quantize, run_train
+from .train import (
+    build_eval_parser,
+    build_quantize_parser,
+    build_train_hints_parser,
+    build_train_parser,
+    run_eval,
+    run_quantize,
+    run_train,
+    run_train_hints,
+)
 
 COMMANDS = {
     "batch": (build_batch_parser, run_batch),
     "train": (build_train_parser, run_train),
+    "train-hints": (build_train_hints_parser, run_train_hints),
     "eval": (build_eval_parser, run_eval),
     "quantize": (build_quantize_parser, run_quantize),
     "eval-video": (build_eval_video_parser, run_eval_video),

@@ -120,6 +120,8 @@ def build_eval_video_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smooth", type=float_list, default=[0.5, 0.7, 0.9], help="strengths to try")
     parser.add_argument("--frames", type=positive_int, default=90, help="frames per clip (default: 90)")
     add_model_options(parser)
+    parser.add_argument("--reference", choices=("first",),
+                        help="first: each clip's own first frame in colour is its reference picture")
     parser.add_argument("--strips", type=Path, help="folder for per-frame | smoothed | truth strips (JPEG)")
     parser.add_argument("--json", type=Path, help="write per-clip and mean scores here")
     add_message_flags(parser)
@@ -138,7 +140,7 @@ def run_eval_video(args: argparse.Namespace) -> int:
     results = []
     for clip in clips:
         log.info("evaluating %s", clip.name)
-        result = evaluate_clip(colorizer, clip, args.smooth, args.frames)
+        result = evaluate_clip(colorizer, clip, args.smooth, args.frames, reference=args.reference)
         resets = result["cuts"][shown[-1]]
         log.info("%s: smoother reset at frames %s", clip.name, ", ".join(map(str, resets)) or "none")
         if args.strips:

@@ -14,11 +14,13 @@ from .options import (
     Parser,
     add_message_flags,
     add_model_options,
+    add_reference_option,
     add_smooth_option,
     colorizer_from,
     log,
     positive_float,
     positive_int,
+    reference_from,
     saturation,
 )
 
@@ -47,6 +49,7 @@ def build_live_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", type=Path, help="also write the colorized feed to this video file")
     parser.add_argument("--record-overlay", action="store_true", help="with --record: keep the stats overlay")
     parser.add_argument("-y", "--overwrite", action="store_true", help="overwrite an existing --record file")
+    add_reference_option(parser)
     parser.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where s saves PNGs (default: .)")
     add_message_flags(parser)
     return parser
@@ -72,13 +75,14 @@ def run_live(args: argparse.Namespace) -> int:
                          "stats instead, and --record FILE to keep the video")  # fmt: skip
     open_reader = reader_factory(args.source, timeout=args.timeout, rtsp_transport=args.rtsp_transport,
                                  loop=args.loop)  # fmt: skip
+    reference = reference_from(args)  # a bad picture is refused before the stream is waited for
     capture = Capture(open_reader, name=args.source)  # before the model loads: a dead source fails fast
     try:
         colorizer = colorizer_from(args)
     except BaseException:
         capture.stop()
         raise
-    options = LiveOptions(smooth=args.smooth, saturation=args.saturation, equalize=args.equalize,
+    options = LiveOptions(reference=reference, smooth=args.smooth, saturation=args.saturation, equalize=args.equalize,
                           window=not args.no_window, frames=args.frames, record=args.record,
                           record_overlay=args.record_overlay, overwrite=args.overwrite, snapshot_dir=args.snapshot_dir,
                           stats_every=float("inf") if args.quiet else LiveOptions.stats_every)  # fmt: skip

@@ -14,6 +14,7 @@ from ..backends import BACKEND_NAMES
 from ..color import SATURATION_MAX
 from ..colorizer import Colorizer
 from ..compare import COMPARE_MODES
+from ..guidance.reference import Reference
 from ..models import SIZE_MULTIPLE
 from ..models.presets import MODEL_NAMES, PRECISIONS, RENDERS, SENSORS
 from ..temporal import DEFAULT_SMOOTH
@@ -132,6 +133,17 @@ def colorizer_from(args: argparse.Namespace, backend: str | None = None) -> Colo
 def add_smooth_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smooth", type=strength, default=DEFAULT_SMOOTH,
                         help=f"temporal smoothing 0..1, 0 = per frame (default: {DEFAULT_SMOOTH})")  # fmt: skip
+
+
+def add_reference_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reference", type=Path, metavar="PHOTO",
+                        help="a colour picture of the same view (a fixed camera's daytime frame, a still of the shot): "
+                             "its colours where the picture shows what it shows, the model's elsewhere")
+
+
+def reference_from(args: argparse.Namespace) -> Reference | None:
+    """The --reference picture, read (one line where it cannot be), or None."""
+    return None if args.reference is None else Reference.read(args.reference)
 
 
 def add_message_flags(parser: argparse.ArgumentParser) -> None:

@@ -70,10 +70,48 @@ def run_train(args: argparse.Namespace) -> int:
         threads=args.threads, seed=args.seed, init_from=args.init_from and str(args.init_from),
         source_cap=args.source_cap, sensor=args.sensor, daylight=args.daylight,
     )  # fmt: skip
-    command = shlex.join(["vidcolor", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else None
-    summary = train(config, resume=args.resume, progress_bar=not args.quiet, command=command)
+    summary = train(config, resume=args.resume, progress_bar=not args.quiet, command=_command_line("train"))
     log.info("wrote %s after %d steps (%.1f min)", args.out, summary["steps"], summary["train_minutes"])
     return 0
+
+
+def build_train_hints_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="vidcolor train-hints",
+                    description="Teach a trained model to follow colour hints (its own weights stay as they are).")
+    parser.add_argument("data", type=Path, help="folder of colour images, searched recursively")
+    parser.add_argument("--out", type=Path, required=True, help="weights to write (fp16); training state goes beside")
+    parser.add_argument("--model", choices=tuple(PRESETS), default="fast",
+                        help="the shipped model whose network learns hints (default: fast)")
+    parser.add_argument("--base", type=Path, help="the trained weights to start from (default: --model's shipped)")
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=positive_int, help="optimizer steps to run")
+    budget.add_argument("--minutes", type=float, help="wall-clock minutes to train")
+    parser.add_argument("--crop", type=model_size, default=192, help="training crop side (default: 192)")
+    parser.add_argument("--batch", type=positive_int, default=12, help="crops per step (default: 12)")
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: 3e-3)")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for the network (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
+    add_message_flags(parser)
+    return parser
+
+
+def run_train_hints(args: argparse.Namespace) -> int:
+    from ..train.hints import HintTrainConfig, train_hints
+
+    config = HintTrainConfig(
+        data=str(args.data), out=str(args.out), base=str(args.base or PRESETS[args.model].weights),
+        steps=args.steps, minutes=args.minutes, crop=args.crop, batch=args.batch, lr=args.lr, threads=args.threads,
+        seed=args.seed,
+    )  # fmt: skip
+    summary = train_hints(config, resume=args.resume, progress_bar=not args.quiet, command=_command_line("train-hints"))
+    log.info("wrote %s after %d steps (%.1f min)", args.out, summary["steps"], summary["train_minutes"])
+    return 0
+
+
+def _command_line(command: str) -> str | None:
+    """How this run was started, for the weights' card."""
+    return shlex.join(["vidcolor", command, *sys.argv[2:]]) if sys.argv[1:2] == [command] else None
 
 
 def build_quantize_parser() -> argparse.ArgumentParser:
@@ -119,6 +157,10 @@ def build_eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sheet", type=Path,
                         help="write a contact sheet (grey | vidcolor | truth, captioned with their scores) PNG here")
     parser.add_argument("--json", type=Path, help="write the scores, the means and every photo's, as JSON here")
+    parser.add_argument("--hints", type=positive_int, metavar="N",
+                        help="give the model N hints per photo, each the true mean colour of 5x5 pixels at a random "
+                             "place (as a person who knows the colours would)")
+    parser.add_argument("--hint-seed", type=int, default=0, help="where --hints falls (default: 0)")
     parser.add_argument("--card", type=Path,
                         help="also record the mean scores in this weights card, under 'evaluation' and the folder name")
     add_message_flags(parser)
@@ -129,7 +171,8 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..train.evaluate import evaluate
 
     colorizer = colorizer_from(args)
-    scores = evaluate(colorizer, args.photos, limit=args.limit, sheet=args.sheet, progress=not args.quiet)
+    scores = evaluate(colorizer, args.photos, limit=args.limit, sheet=args.sheet, progress=not args.quiet,
+                      hints=args.hints, hint_seed=args.hint_seed)
     print(format_scores(scores))
     if args.json:
         args.json.write_text(json.dumps(scores, indent=2) + "\n")

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..color import lightness_to_grey
 from .ab_bins import ANNEALING_TEMPERATURE, BINS_PER_AXIS, annealed_mean, prior_bias, sharpened_head
+from .hint_attention import HintAttention
 from .layers import conv_bn_relu
 from .mobilenetv2 import LAST_WIDTH, TAP_CHANNELS, MobileNetV2
 
@@ -38,6 +39,7 @@ class MobileUNetConfig:
     render_boost: float = 0.0  # bins head: how far the data's a*b* prior is divided out at render time
     render_chroma: float = 0.0  # bins head: how far the mean's chroma moves toward the expected chroma (0..1)
     predict_lightness: bool = False  # also the scene's daylight L*: its correction, a third output after a*b*
+    hint_keys: int = 0  # a*b* hints: the width of the key space they are matched in (hint_attention.py); 0: none
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.decoder_widths) <= len(TAP_CHANNELS):
@@ -69,6 +71,7 @@ class MobileUNet(nn.Module):
         )
         # relight: a 3x3 over the last features, like the regression head (one output: cheap)
         self.relight = nn.Conv2d(widths[-1], 1, 3, padding=1) if config.predict_lightness else None
+        self.hints = HintAttention(widths[-1], config.hint_keys) if config.hint_keys else None
         for layer in (self.head, self.relight):  # the head starts from grey (or a uniform spread of bins): no
             if layer is not None:  # colour beats a random one; relight from the sensor's own lightness
                 nn.init.zeros_(layer.weight)
@@ -114,20 +117,33 @@ class MobileUNet(nn.Module):
         colour = out if self.config.ab_bins else torch.tanh(out) * self.config.ab_scale
         return colour, self.daylight(features, lightness) if self.relight is not None else None
 
-    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        config = self.config
+    def forward(self, lightness: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """``hints`` (B, 3, H, W): a*b* and a mask (``hint_attention.py``), where the model takes them."""
         features = self.decode(lightness)
+        out = self.colour(features, lightness, hints)
+        if self.relight is not None:
+            out = torch.cat((out, self.relight(features)), dim=1)
+        return F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False)  # (B, 2|3, H, W)
+
+    def colour(
+        self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor | None = None
+    ) -> torch.Tensor:  # fmt: skip
+        """The decoder's features -> a*b* at the output stride (B, 2, H/s, W/s), moved toward the hints if given."""
+        config = self.config
         if config.ab_bins:
             bias = prior_bias(self.ab_prior, config.render_boost) if config.render_boost else None
             bins = self.rendered_bins
             weight, head_bias = sharpened_head(self.head.weight[bins], self.head.bias[bins], config.render_temperature,
                                                None if bias is None else bias[bins])  # fmt: skip
-            out = annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
+            ab = annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
         else:
-            out = torch.tanh(self.head(features)) * config.ab_scale
-        if self.relight is not None:
-            out = torch.cat((out, self.relight(features)), dim=1)
-        return F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False)  # (B, 2|3, H, W)
+            ab = torch.tanh(self.head(features)) * config.ab_scale
+        if hints is None:
+            return ab
+        if self.hints is None:
+            raise ValueError("this model takes no hints (its config has hint_keys = 0)")
+        hinted, confidence = self.hints(features, lightness, hints)
+        return ab + confidence * (hinted - ab)
 
 
 def _render_seen_bins(model: MobileUNet, _incompatible_keys: object) -> None:

@@ -1,0 +1,93 @@
+"""A reference: a colour picture of the view (a fixed camera's daytime frame, a still of the same shot). Where a frame
+shows what the reference shows, its colours are the reference's; elsewhere they stay the model's.
+
+At the model's working size, per frame: the optical flow from the frame to the reference (DIS, as the smoother's)
+says where each pixel is in the reference, and the reference's lightness moved there says whether it is the same
+thing — a person who walked in, a car, another shot do not match and keep the model's colour. The match is the
+smoother's own trust (``TemporalSmoother.link``), so a reference is held as firmly as colour is held from frame to
+frame, and a frame the flow cannot explain (a cut to another view) takes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..color import rgb_to_lab
+from ..errors import InputError
+from ..temporal import TemporalSmoother, blend, lightness_levels
+
+TONE_PERCENTILES = (5, 25, 50, 75, 95)  # tones matched between a frame and the reference (exposure, time of day)
+# How a match is judged, chosen on the six shared colour clips with their first frame as the reference (PSNR over
+# 150 frames, benchmarks/README.md "A reference"): lightness may differ by twice the smoother's tolerance (the
+# reference is a still, the frame a compressed picture later on), and a match counts as 1 - (1 - trust)^6, since
+# even a tenth of the model's colour left where the view is the reference's cost 2 dB (traffic_overhead 31.9 vs 33.9).
+MATCH_TOLERANCE = 12.0
+MATCH_SHARPNESS = 6
+
+
+class Reference:
+    """A colour picture (H, W, 3) uint8 RGB; ``apply`` moves a batch's predicted a*b* toward it where it matches."""
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or not rgb.size:
+            raise ValueError(f"a reference is a uint8 RGB picture (H, W, 3), got {rgb.dtype} {rgb.shape}")
+        self.rgb = rgb
+        self.digest = hashlib.sha256(rgb.tobytes()).hexdigest()  # tells a resumed run's reference
+        self._matcher = TemporalSmoother(1.0, luma_tolerance=MATCH_TOLERANCE)  # its flow and its trust in a match
+        self._at_size: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def read(cls, path: str | Path) -> Reference:
+        """A colour picture file; InputError (one line) where it cannot be read."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"reference picture not found: {path}")
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f"cannot read reference {path} as an image")
+        return cls(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+    def _sized(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """The reference at a working size: its L* levels (h, w) uint8 and a*b* (h, w, 2) float32."""
+        if (height, width) not in self._at_size:
+            small = cv2.resize(self.rgb, (width, height), interpolation=cv2.INTER_AREA)
+            lab = rgb_to_lab(torch.from_numpy(small).permute(2, 0, 1).float()[None] / 255)
+            ab = lab[0, 1:].permute(1, 2, 0).contiguous().numpy()
+            self._at_size[(height, width)] = lightness_levels(lab[:, :1])[0], ab
+        return self._at_size[(height, width)]
+
+    def apply(self, model_input: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """The model's input L* (B, 1, h, w) and predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where
+        the frame matches it."""
+        reference_levels, reference_ab = self._sized(*model_input.shape[-2:])
+        predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
+        out = []
+        for levels, frame_ab in zip(lightness_levels(model_input), predicted, strict=True):
+            link = self._matcher.link(tones_like(levels, reference_levels), reference_levels)
+            if link is None:
+                out.append(frame_ab)
+                continue
+            match = 1 - (1 - link.trust) ** MATCH_SHARPNESS
+            out.append(blend(frame_ab, link.warp(reference_ab), match))
+        return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
+
+
+def tones_like(levels: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """A frame's L* levels (h, w) uint8 with its tones mapped onto the reference's, percentile to percentile: a
+    camera that stops down as a white car passes, or a reference taken in other light, still matches where the
+    view is the same. Percentiles, not a histogram match, so a car covering a fifth of the frame moves them little."""
+    ours = np.percentile(levels, TONE_PERCENTILES)
+    theirs = np.percentile(reference, TONE_PERCENTILES)
+    if np.any(np.diff(ours) <= 0):  # a flat frame: nothing to map
+        return levels
+    # beyond the outer percentiles the outer segments go on, so the darkest and brightest tones keep their spread
+    ours = np.concatenate(([ours[0] - 256], ours, [ours[-1] + 256]))
+    theirs = np.concatenate(([theirs[0] - 256 * (theirs[1] - theirs[0]) / (ours[2] - ours[1])], theirs,
+                             [theirs[-1] + 256 * (theirs[-1] - theirs[-2]) / (ours[-2] - ours[-3])]))  # fmt: skip
+    table = np.interp(np.arange(256), ours, theirs)
+    return np.clip(np.rint(table), 0, 255).astype(np.uint8)[levels]
