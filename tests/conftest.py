@@ -52,6 +52,19 @@ def colorizer(weights: Path) -> Colorizer:
     return Colorizer(backend="cpu", size=TEST_SIZE, weights=weights)
 
 
+@pytest.fixture(scope="session")
+def hinted_weights(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """None where the shipped fast model (what a server loads by default) takes colour hints; until it does, a
+    checkpoint of it with hint attention added, untrained (whose hints already pull the colour toward them)."""
+    if Colorizer(backend="cpu", model="fast").takes_hints:
+        return None
+    from vidcolor.train.hints import hint_network
+
+    path = tmp_path_factory.mktemp("weights") / "fast-hints.pt"
+    save_checkpoint(hint_network(PRESETS["fast"].weights), path, info={"purpose": "tests only, hints untrained"})
+    return path
+
+
 def run_cli(*args: str | Path, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed command line the way a user does (from ``cwd``); output captured as text."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")

@@ -217,3 +217,19 @@ class UdpStreamer:
                     packet.stream = stream
                     out.mux(packet)
                     self.packets += 1
+
+
+# three colour hints (the format of `vidcolor --hints` and the API) well apart, away from picture()'s square
+THREE_HINTS = {"hints": [{"x": 0.2, "y": 0.25, "color": "#1f4fa0"}, {"x": 0.5, "y": 0.75, "color": "#d03020"},
+                         {"x": 0.8, "y": 0.3, "color": "#20c040"}]}  # fmt: skip
+
+
+def ab_near(bgr: np.ndarray, x: float, y: float, side: int = 5) -> np.ndarray:
+    """The mean CIELAB a*b* of a BGR uint8 picture's ``side`` x ``side`` pixels about (x, y), fractions of its width
+    and height: what a colour hint there asks for."""
+    import cv2
+
+    height, width = bgr.shape[:2]
+    row, col, half = min(height - 1, int(y * height)), min(width - 1, int(x * width)), side // 2
+    window = bgr[max(0, row - half) : row + half + 1, max(0, col - half) : col + half + 1]
+    return cv2.cvtColor(window.astype(np.float32) / 255, cv2.COLOR_BGR2LAB)[..., 1:].reshape(-1, 2).mean(axis=0)

@@ -3,6 +3,7 @@ and every bad case: a file that is not what it says, an upload over the limit, a
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -11,12 +12,14 @@ import cv2
 import numpy as np
 import pytest
 from conftest import run_cli
-from media import ServeProcess, frame_times, picture, write_video
+from media import THREE_HINTS, ServeProcess, ab_near, frame_times, picture, write_video
 
 pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from vidcolor import Colorizer  # noqa: E402
+from vidcolor.guidance.hints import hex_to_ab  # noqa: E402
 from vidcolor.serve import create_app  # noqa: E402
 
 
@@ -31,6 +34,18 @@ def png_bytes(width: int = 96, height: int = 64) -> bytes:
     return cv2.imencode(".png", grey)[1].tobytes()
 
 
+def hinted_colorizer(hinted_weights: Path | None, size: int | None = None) -> Colorizer:
+    """The shipped fast model where it takes hints, else its checkpoint with hint attention (conftest)."""
+    if hinted_weights is None:
+        return Colorizer(backend="cpu", model="fast", size=size)
+    return Colorizer(backend="cpu", weights=hinted_weights, size=size)
+
+
+def decoded(response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    return cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+
+
 def wait_for(client, job_id: str, states: set[str], seconds: float = 60) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -39,6 +54,18 @@ def wait_for(client, job_id: str, states: set[str], seconds: float = 60) -> dict
             return status
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} still {status['state']}")
+
+
+def stopped_mid_job(colorizer: Colorizer, out: Path, clip: Path, guidance: dict[str, tuple[str, bytes]]) -> str:
+    """A job of ``clip`` with a form's ``guidance`` submitted to a server on ``out`` that stops once two whole
+    fragments are written; its id."""
+    with TestClient(create_app(colorizer, out)) as client:
+        job_id = client.post("/api/jobs", files={"file": (clip.name, clip.read_bytes()), **guidance}).json()["id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/jobs/{job_id}").json()["frames"] < 100:  # two whole fragments (2 s each)
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    return job_id
 
 
 def test_health_names_the_model(client):
@@ -221,16 +248,19 @@ def test_a_busy_port_is_one_line_before_the_model_loads(weights, tmp_path):
                                                   "(another server?); choose another with --port"]  # no model line
 
 
-def test_a_restarted_server_continues_its_unfinished_job(colorizer, tmp_path):
-    """Stopped mid-job, the server keeps the partial output; the next one on the same folder resumes it."""
+@pytest.mark.parametrize("guidance", [None, "reference", pytest.param("hints", marks=pytest.mark.xfail(strict=True,
+    reason="pipeline.colorize_file compares its hints as tuples with the partial's record, where JSON made them "
+           "lists: 'hints changed since', so a hinted video never resumes (CLI and serve alike)"))])  # fmt: skip
+def test_a_restarted_server_continues_its_unfinished_job(colorizer, hinted_weights, tmp_path, guidance):
+    """Stopped mid-job, the server keeps the partial output; the next one on the same folder resumes it, with the
+    same reference or hints (the resume checks the reference's digest and the hints)."""
     clip = write_video(tmp_path / "film.mp4", width=320, height=192, frames=240, fps=24)
-    out = tmp_path / "out"
-    with TestClient(create_app(colorizer, out)) as client:
-        job_id = client.post("/api/jobs?name=film.mp4", content=clip.read_bytes()).json()["id"]
-        deadline = time.monotonic() + 60
-        while client.get(f"/api/jobs/{job_id}").json()["frames"] < 100:  # two whole fragments (2 s each)
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    out, given = tmp_path / "out", {}
+    if guidance == "reference":
+        given = {"reference": ("daytime.png", cv2.imencode(".png", picture(0, 320, 192))[1].tobytes())}
+    elif guidance == "hints":
+        colorizer, given = hinted_colorizer(hinted_weights, size=64), {"hints": ("h.json", json.dumps(THREE_HINTS))}
+    job_id = stopped_mid_job(colorizer, out, clip, given)
     assert (out / f".{job_id}.mp4.partial.mp4").is_file()
     with TestClient(create_app(colorizer, out)) as client:
         assert client.get(f"/api/jobs/{job_id}").json()["name"] == "film.mp4"
@@ -280,3 +310,90 @@ def test_a_request_chooses_a_shipped_model_or_sensor_loaded_once(tmp_path):
     assert loads == [("auto", "thermal"), ("auto", "nir")]
     with TestClient(create_app(Colorizer(backend="cpu", model="fast"), tmp_path / "out", load=load)) as client:
         assert client.get(f"/api/jobs/{job_id}").json()["sensor"] == "nir"  # kept in jobs.json
+
+
+def test_hints_pull_the_colour_at_their_places_toward_them(hinted_weights, tmp_path):
+    """A 480p photo with three hints, as a form's file, a form's value and ?hints=: at each hint the colour is
+    nearer the hint's than without; one re-colour takes under a second (the page's promise)."""
+    photo = png_bytes(854, 480)
+    with TestClient(create_app(hinted_colorizer(hinted_weights), tmp_path / "out")) as client:
+        plain = decoded(client.post("/api/images?name=a.png", content=photo))
+        text = json.dumps(THREE_HINTS)
+        for how, request in (("form file", {"files": {"file": ("a.png", photo), "hints": ("hints.json", text)}}),
+                             ("form value", {"files": {"file": ("a.png", photo)}, "data": {"hints": text}}),
+                             ("query", {"params": {"name": "a.png", "hints": text}, "content": photo})):  # fmt: skip
+            started = time.perf_counter()
+            hinted = decoded(client.post("/api/images", **request))
+            seconds = time.perf_counter() - started
+            for hint in THREE_HINTS["hints"]:
+                target = np.array(hex_to_ab(hint["color"]))
+                before = np.linalg.norm(ab_near(plain, hint["x"], hint["y"]) - target)
+                after = np.linalg.norm(ab_near(hinted, hint["x"], hint["y"]) - target)
+                assert after < 0.7 * before, (how, hint, before, after)
+            assert seconds < 1.0, (how, seconds)
+            print(f"{how}: one re-colour of 854x480 with 3 hints in {seconds:.2f} s")
+
+
+@pytest.mark.parametrize(("form", "status", "message"), [
+    ({"hints": "{not json"}, 400, "hints: not JSON (Expecting property name enclosed in double quotes"),
+    ({"hints": '{"points": []}'}, 400, 'hints: expected {"hints": [{"x"'),
+    ({"hints": json.dumps({"hints": [THREE_HINTS["hints"][0], {"x": 1.5, "y": 0.1, "color": "#ffffff"}]})}, 400,
+     "hints: hint 2: x must be a number 0 to 1, got 1.5"),
+    ({"hints": '{"hints": [{"x": 0.1, "y": 0.1, "color": "blue"}]}'}, 400, "hints: hint 1: color must be sRGB hex"),
+    ({"hints": json.dumps(THREE_HINTS), "query": json.dumps(THREE_HINTS)}, 400, "hints given twice"),
+    ({"hints": json.dumps(THREE_HINTS)}, 400, "model random.pt takes no colour hints"),
+    ({"reference": ("day.png", b"not a picture")}, 400, "cannot read reference day.png as an image"),
+    ({"reference": ("day.exe", b"MZ")}, 415, "the reference's name must end in one of"),
+    ({"reference": ("day.png", b"")}, 400, "the reference is empty"),
+])  # fmt: skip
+def test_bad_hints_or_a_bad_reference_are_one_line_400s(client, tmp_path, form, status, message):
+    """For a photo and a job alike, before any work, and nothing of the upload is left."""
+    clip = write_video(tmp_path / "reel.mp4", frames=4).read_bytes()
+    for url, upload in (("/api/images", ("a.png", png_bytes())), ("/api/jobs", ("reel.mp4", clip))):
+        files = {"file": upload}
+        if "hints" in form:
+            files["hints"] = ("hints.json", form["hints"])
+        if "reference" in form:
+            files["reference"] = form["reference"]
+        response = client.post(url, files=files, params={"hints": form["query"]} if "query" in form else None)
+        assert response.status_code == status, (url, response.text)
+        error = response.json()["error"]
+        assert message in error and "\n" not in error and ".uploads" not in error, (url, error)
+    assert client.get("/api/jobs").json() == []
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != "jobs.json"]
+
+
+def test_a_reference_gives_a_photo_its_colours(client, tmp_path):
+    """A photo sent with a colour picture of the same view comes back in the reference's colours."""
+    truth = cv2.cvtColor(picture(3, 192, 128), cv2.COLOR_RGB2BGR)
+    reference = cv2.imencode(".jpg", truth, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    grey = cv2.imencode(".png", cv2.cvtColor(truth, cv2.COLOR_BGR2GRAY))[1].tobytes()
+    plain = decoded(client.post("/api/images", files={"file": ("a.png", grey)}))
+    guided = decoded(client.post("/api/images", files={"file": ("a.png", grey), "reference": ("day.jpg", reference)}))
+
+    def ab_error(bgr: np.ndarray) -> float:
+        lab = [cv2.cvtColor(p.astype(np.float32) / 255, cv2.COLOR_BGR2LAB)[..., 1:] for p in (bgr, truth)]
+        return float(np.abs(lab[0] - lab[1]).mean())
+
+    assert ab_error(guided) < 0.5 * ab_error(plain), (ab_error(guided), ab_error(plain))
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != "jobs.json"]
+
+
+def test_a_jobs_hints_and_reference_outlive_a_restart(hinted_weights, tmp_path):
+    """jobs.json keeps the hints as given and names the reference, kept beside the results: the next server runs the
+    job with both, and when it ends its inputs go."""
+    clip = write_video(tmp_path / "film.mp4", width=320, height=192, frames=240, fps=24)
+    reference = cv2.imencode(".jpg", cv2.cvtColor(picture(0, 320, 192), cv2.COLOR_RGB2BGR))[1].tobytes()
+    hints = {"hints": [{**THREE_HINTS["hints"][0], "time": 0.5}, THREE_HINTS["hints"][1]]}
+    out, colorizer = tmp_path / "out", hinted_colorizer(hinted_weights, size=64)
+    job_id = stopped_mid_job(colorizer, out, clip, {"reference": ("daytime.jpg", reference),
+                                                    "hints": ("hints.json", json.dumps(hints))})  # fmt: skip
+    [record] = json.loads((out / "jobs.json").read_text())
+    assert record["hints"] == hints and record["reference_name"] == "daytime.jpg", record
+    assert record["reference"] == f"{job_id}.reference.jpg" and (out / record["reference"]).read_bytes() == reference
+    with TestClient(create_app(colorizer, out)) as client:
+        status = client.get(f"/api/jobs/{job_id}").json()
+        assert (status["hints"], status["reference"]) == (2, "daytime.jpg"), status
+        assert wait_for(client, job_id, {"done", "failed"})["state"] == "done"
+    assert not (out / record["reference"]).exists()
+    assert json.loads((out / "jobs.json").read_text())[0]["hints"] == hints

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import TEST_SIZE
-from media import ServeProcess, UdpStreamer, frame_times, free_udp_port, picture, write_video
+from media import THREE_HINTS, ServeProcess, UdpStreamer, ab_near, frame_times, free_udp_port, picture, write_video
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver")
@@ -50,16 +50,21 @@ def browser():
     driver.quit()
 
 
+def result_picture(browser) -> np.ndarray:
+    """The Colorize page's colour photo, as the PNG its download link saves (BGR)."""
+    result = browser.execute_async_script(
+        "const done = arguments[0]; fetch(document.querySelector('#photos img.result').src)"
+        ".then((r) => r.arrayBuffer()).then((b) => done(Array.from(new Uint8Array(b))));")
+    return cv2.imdecode(np.array(result, np.uint8), cv2.IMREAD_COLOR)
+
+
 def test_the_colorize_page_takes_a_photo_and_a_video(server, browser, tmp_path):
     photo, clip = tmp_path / "old photo.png", write_video(tmp_path / "reel.mp4", frames=10)
     cv2.imwrite(str(photo), cv2.cvtColor(picture(5, 160, 120), cv2.COLOR_RGB2GRAY))
     browser.get(server + "/")
     browser.find_element(By.ID, "pick").send_keys(str(photo))
     WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photos img.result"))
-    result = browser.execute_async_script(
-        "const done = arguments[0]; fetch(document.querySelector('#photos img.result').src)"
-        ".then((r) => r.arrayBuffer()).then((b) => done(Array.from(new Uint8Array(b))));")
-    colour = cv2.imdecode(np.array(result, np.uint8), cv2.IMREAD_COLOR)
+    colour = result_picture(browser)
     assert colour.shape == (120, 160, 3) and np.ptp(colour.astype(int), axis=2).mean() > 1  # chroma present
 
     browser.find_element(By.ID, "pick").send_keys(str(clip))
@@ -69,6 +74,77 @@ def test_the_colorize_page_takes_a_photo_and_a_video(server, browser, tmp_path):
     assert frame_times(tmp_path / "back.mp4") == pytest.approx(frame_times(clip), abs=1e-6)
     assert browser.find_element(By.ID, "message").text == ""
     browser.save_screenshot(str(tmp_path / "colorize-page.png"))
+
+
+def test_hints_placed_on_the_page_colour_the_photo_again(hinted_weights, browser, tmp_path):
+    """Three clicks on a 480p colour photo add three hints, each given its colour in its picker: the photo comes
+    back coloured again (in under a second a time), nearer each hint's colour at its place than before; a dot
+    dragged and a hint removed are followed too. A video then takes a reference picture and a hints file."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from vidcolor.guidance.hints import hex_to_ab
+
+    photo = tmp_path / "street.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(picture(5, 854, 480), cv2.COLOR_RGB2GRAY))
+    model = ("--weights", hinted_weights) if hinted_weights is not None else ()  # None: the shipped model has hints
+    with ServeProcess("--out", tmp_path / "out", *model, "--backend", "cpu") as served:
+        browser.get(served.base + "/")
+        browser.find_element(By.ID, "pick").send_keys(str(photo))
+        block = WebDriverWait(browser, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#photos .photo"))
+        plain = result_picture(browser)
+        marks = block.find_element(By.CSS_SELECTOR, ".marks")
+        width, height = marks.size["width"], marks.size["height"]
+        for hint in THREE_HINTS["hints"]:
+            right, down = round((hint["x"] - 0.5) * width), round((hint["y"] - 0.5) * height)  # from the centre
+            ActionChains(browser).move_to_element_with_offset(marks, right, down).click().perform()
+        rows = block.find_elements(By.CSS_SELECTOR, ".hints li")
+        assert len(rows) == 3 and len(block.find_elements(By.CSS_SELECTOR, ".mark")) == 3
+        for row, hint in zip(rows, THREE_HINTS["hints"], strict=True):
+            browser.execute_script("arguments[0].value = arguments[1];"
+                                   "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                                   row.find_element(By.CSS_SELECTOR, ".hint-color"), hint["color"])  # fmt: skip
+        wanted = [hint["color"] for hint in THREE_HINTS["hints"]]
+
+        def shown(driver) -> list[dict] | None:  # the hints of the photo on show, once no colouring is under way
+            if block.get_attribute("data-state") != "idle":
+                return None
+            hints = json.loads(block.get_attribute("data-shown"))["hints"]
+            return hints if [hint["color"] for hint in hints] == wanted else None
+
+        placed = WebDriverWait(browser, 30).until(shown)
+        hinted = result_picture(browser)
+        seconds = float(block.find_element(By.CSS_SELECTOR, ".timing").text.split()[-2])
+        for hint, asked in zip(placed, THREE_HINTS["hints"], strict=True):
+            assert abs(hint["x"] - asked["x"]) < 0.01 and abs(hint["y"] - asked["y"]) < 0.01, (hint, asked)
+            target = np.array(hex_to_ab(hint["color"]))
+            before = np.linalg.norm(ab_near(plain, hint["x"], hint["y"]) - target)
+            after = np.linalg.norm(ab_near(hinted, hint["x"], hint["y"]) - target)
+            assert after < 0.7 * before, (hint, before, after)
+        assert seconds < 1.0, block.find_element(By.CSS_SELECTOR, ".timing").text
+        print(f"the page's re-colour of 854x480 with 3 hints: {seconds:.2f} s")
+
+        # a dot dragged moves its hint, a hint removed goes: the photo follows each
+        ActionChains(browser).drag_and_drop_by_offset(block.find_element(By.CSS_SELECTOR, ".mark"), round(width / 10),
+                                                      0).perform()  # fmt: skip
+        block.find_elements(By.CSS_SELECTOR, ".hints .remove")[2].click()
+        wanted = wanted[:2]
+        moved = WebDriverWait(browser, 30).until(shown)
+        assert abs(moved[0]["x"] - placed[0]["x"] - 0.1) < 0.01 and moved[1] == placed[1], (moved, placed)
+
+        # a video goes with the reference picture and the hints file chosen for videos
+        reference, hints = tmp_path / "day.png", tmp_path / "reel.json"
+        cv2.imwrite(str(reference), picture(0, 96, 64))
+        hints.write_text(json.dumps(THREE_HINTS))
+        browser.find_element(By.ID, "video-reference").send_keys(str(reference))
+        browser.find_element(By.ID, "video-hints").send_keys(str(hints))
+        browser.find_element(By.ID, "pick").send_keys(str(write_video(tmp_path / "reel.mp4", frames=6)))
+        WebDriverWait(browser, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs a.result"))
+        assert "3 hints, reference day.png" in browser.find_element(By.CSS_SELECTOR, "#jobs tr").text
+        [job] = get_json(served.base + "/api/jobs")
+        assert (job["state"], job["hints"], job["reference"]) == ("done", 3, "day.png"), job
+        assert browser.find_element(By.ID, "message").text == ""
+        browser.save_screenshot(str(tmp_path / "hints-page.png"))
+    assert "Traceback" not in served.stderr, served.stderr
 
 
 def test_the_live_page_shows_the_stream(server, browser, tmp_path):

@@ -1,7 +1,7 @@
 """`vidcolor serve` on FastAPI: two pages (Colorize, Live) and the JSON API behind them; photos colorized at once,
 videos as jobs, live sources as MJPEG streams, all with the one colorizer the command line uses. Uploads stream to
 disk under a size limit; a file's own name never becomes a path; every error is JSON with the command line's
-one-line message."""
+one-line message. A photo or a job may come with hints and a reference picture (``guidance.py``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ..images import IMAGE_SUFFIXES
 from ..safe_output import VIDEO_SUFFIXES
 from ..sources import FileSource
 from .docs import add_docs
+from .guidance import Guidance, guidance_of
 from .jobs import Job, JobRunner
 from .models import Colorizers, Load
 from .streams import LiveStream
@@ -137,44 +138,61 @@ def create_app(colorizer: Colorizer, out: Path, *, load: Load | None = None, tok
     @app.get("/api/health")
     def health() -> dict[str, object]:
         return {"status": "ok", "model": colorizer.model_name, "backend": colorizer.backend.NAME,
-                "sensor": colorizer.sensor, "jobs": len(runner.jobs), "choices": colorizers.choices()}  # fmt: skip
+                "sensor": colorizer.sensor, "hints": colorizer.takes_hints, "jobs": len(runner.jobs),
+                "choices": colorizers.choices()}  # fmt: skip
 
     @app.post("/api/images", openapi_extra=OPENAPI_BODY, response_class=Response)
     async def colorize_image(request: Request, format: str = "png", saturation: float = 1.0,
-                             model: str | None = None, sensor: str | None = None) -> Response:  # fmt: skip
+                             model: str | None = None, sensor: str | None = None,
+                             hints: str | None = None) -> Response:  # fmt: skip
+        """A photo (the body, or a form's ``file``) -> its colour picture; ``hints`` (JSON, here or as a form's field)
+        and a form's ``reference`` picture guide its colours."""
         if format not in ("png", "jpeg"):
             raise HTTPException(400, f"format must be png or jpeg, got {format!r}")
         if not 0 <= saturation <= SATURATION_MAX:  # as the command line refuses it
             raise HTTPException(400, f"saturation must be between 0 (grey) and {SATURATION_MAX:g}, got {saturation:g}")
         choice = colorizers.key(model, sensor)  # a choice the server cannot make fails before the upload
-        _, path = await receive(request, tuple(IMAGE_SUFFIXES))
+        received = await receive(request, tuple(IMAGE_SUFFIXES))
         try:  # on a worker thread: the event loop keeps serving the live streams meanwhile
-            encoded = await asyncio.to_thread(colorized, path, format, saturation, choice)
+            guidance = guidance_of(received, hints)
+            encoded = await asyncio.to_thread(colorized, received.path, format, saturation, choice, guidance)
         finally:
-            path.unlink(missing_ok=True)
+            received.discard()
         return Response(encoded, media_type=f"image/{format}")
 
-    def colorized(path: Path, format: str, saturation: float, choice: tuple[str, str]) -> bytes:
+    def colorized(path: Path, format: str, saturation: float, choice: tuple[str, str], guidance: Guidance) -> bytes:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise HTTPException(400, "the upload is not an image OpenCV can read")
         chosen = colorizers.get(choice)
-        bgr = cv2.cvtColor(chosen.colorize_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), saturation),
-                           cv2.COLOR_RGB2BGR)  # fmt: skip
-        return cv2.imencode(".jpg" if format == "jpeg" else ".png", bgr)[1].tobytes()
+        if guidance.hints:
+            chosen.hinted_backend()  # a model without hint attention: one line, before any work
+        rgb = chosen.colorize_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), saturation, hints=guidance.hints,
+                                    reference=guidance.reference)  # fmt: skip
+        return cv2.imencode(".jpg" if format == "jpeg" else ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
 
     @app.post("/api/jobs", openapi_extra=OPENAPI_BODY, status_code=202)
-    async def submit_job(request: Request, model: str | None = None, sensor: str | None = None) -> dict[str, object]:
+    async def submit_job(request: Request, model: str | None = None, sensor: str | None = None,
+                         hints: str | None = None) -> dict[str, object]:  # fmt: skip
+        """A video (the body, or a form's ``file``) queued to be colorized; ``hints`` (JSON, here or as a form's
+        field, each with its ``time``) and a form's ``reference`` picture guide its colours."""
         choice = colorizers.key(model, sensor)
-        name, path = await receive(request, VIDEO_SUFFIXES + (".avi", ".webm"))
+        received = await receive(request, VIDEO_SUFFIXES + (".avi", ".webm"))
+        name, path = received.name, received.path
         try:
+            guidance = guidance_of(received, hints)
+            if guidance.hints:
+                await asyncio.to_thread(lambda: colorizers.get(choice).hinted_backend())  # refused now, not later
             source = FileSource(path)  # checked before any work: a bad file is the client's error, now
             total = source.info.frame_count
             source.close()
         except VidcolorError as exc:  # said of the client's file, not of where the server keeps it
-            path.unlink(missing_ok=True)
+            received.discard()
             raise HTTPException(400, first_line(exc).replace(str(path), name)) from exc
-        return runner.submit(name, path, ".mp4", total, choice).status()
+        except BaseException:
+            received.discard()
+            raise
+        return runner.submit(name, path, ".mp4", total, choice, guidance).status()
 
     def job_of(job_id: str) -> Job:
         job = runner.jobs.get(job_id)

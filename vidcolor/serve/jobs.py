@@ -1,7 +1,8 @@
 """Video jobs for `vidcolor serve`: one worker thread colorizes them in turn with the model each job chose,
 through the same ``colorize_file`` as the command line (crash-safe output, resume); progress is read by the API.
 The list is kept in ``jobs.json`` beside the results: a restarted server shows the jobs it had and continues the
-unfinished ones where their partial outputs end, as the command line resumes a killed run."""
+unfinished ones where their partial outputs end, as the command line resumes a killed run. A job's hints are kept
+in ``jobs.json`` as they were given, its reference picture beside its result (ID.reference.jpg) until it ends."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from .. import resume
 from ..errors import VidcolorError, first_line
+from ..guidance.hints import parse_hints
+from ..guidance.reference import Reference
+from .guidance import Guidance
 from .models import Colorizers
 
 log = logging.getLogger("vidcolor")
@@ -44,13 +48,22 @@ class Job:
     resumed_at: int = 0  # frames an earlier server's partial output gave it
     started: float | None = None  # time.monotonic() when it began running
     seconds: float | None = None  # how long it ran, once it ended: its fps no longer falls as time goes by
+    hints: object = None  # the hints JSON document as the client gave it, or None
+    reference: Path | None = None  # the reference picture, kept beside the results while the job is unfinished
+    reference_name: str = ""  # the client's name for it, for display only
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def record(self) -> dict[str, object]:
         """What ``jobs.json`` keeps of the job."""
         return {"id": self.id, "name": self.name, "source": self.source.name, "output": self.output.name,
                 "state": self.state, "frames": self.frames, "total": self.total, "error": self.error,
-                "choice": self.choice, "seconds": self.seconds}  # fmt: skip
+                "choice": self.choice, "seconds": self.seconds, "hints": self.hints,
+                "reference": None if self.reference is None else self.reference.name,
+                "reference_name": self.reference_name}  # fmt: skip
+
+    def inputs(self) -> tuple[Path, ...]:
+        """The files the job reads, removed when it ends."""
+        return (self.source,) if self.reference is None else (self.source, self.reference)
 
     def status(self) -> dict[str, object]:
         elapsed = self.seconds  # frozen once the job ended
@@ -61,7 +74,9 @@ class Job:
         return {"id": self.id, "name": self.name, "state": self.state, "frames": self.frames, "total": self.total,
                 "fps": round(fps, 2), "eta_seconds": None if left is None else round(left, 1),
                 "error": self.error or None, "resumed_at": self.resumed_at,
-                "model": self.choice[0], "sensor": self.choice[1]}  # fmt: skip
+                "model": self.choice[0], "sensor": self.choice[1],
+                "hints": len(self.hints["hints"]) if isinstance(self.hints, dict) else 0,
+                "reference": self.reference_name or None}  # fmt: skip
 
 
 class JobRunner:
@@ -88,7 +103,9 @@ class JobRunner:
             job = Job(record["id"], record["name"], self.uploads / record["source"], self.folder / record["output"],
                       record["state"], record["frames"], record["total"], record["error"],
                       tuple(record.get("choice") or self.colorizers.default_key),
-                      seconds=record.get("seconds"))  # fmt: skip
+                      seconds=record.get("seconds"), hints=record.get("hints"),
+                      reference=self.folder / record["reference"] if record.get("reference") else None,
+                      reference_name=record.get("reference_name", ""))  # fmt: skip
             self.jobs[job.id] = job
             if job.state in ("queued", "running"):
                 job.state, job.frames = "queued", 0
@@ -104,9 +121,15 @@ class JobRunner:
             partial.write_text(json.dumps([job.record() for job in list(self.jobs.values())], indent=1))
             os.replace(partial, path)
 
-    def submit(self, name: str, source: Path, suffix: str, total: int | None, choice: tuple[str, str]) -> Job:
+    def submit(self, name: str, source: Path, suffix: str, total: int | None, choice: tuple[str, str],
+               guidance: Guidance | None = None) -> Job:  # fmt: skip
         job_id = uuid.uuid4().hex
         job = Job(job_id, name, source, self.folder / f"{job_id}{suffix}", total=total, choice=choice)
+        if guidance is not None:
+            job.hints, job.reference_name = guidance.document, guidance.reference_name
+            if guidance.reference_path is not None:  # beside the results: the job's, until it ends
+                job.reference = self.folder / f"{job_id}.reference{guidance.reference_path.suffix}"
+                os.replace(guidance.reference_path, job.reference)
         self.jobs[job_id] = job
         self.save()
         self._queue.put(job)
@@ -116,7 +139,8 @@ class JobRunner:
         job.cancel.set()
         if job.state == "queued":
             job.state = "cancelled"
-            job.source.unlink(missing_ok=True)
+            for path in job.inputs():
+                path.unlink(missing_ok=True)
         self.save()
 
     def forget(self, job: Job) -> None:
@@ -149,7 +173,7 @@ class JobRunner:
 
             try:
                 result = colorize_file(job.source, job.output, colorizer=self.colorizers.get(job.choice),
-                                       on_frames=counted)  # fmt: skip
+                                       on_frames=counted, **self._guidance(job))  # fmt: skip
                 job.state, job.frames, job.total = "done", result.frames, result.frames
                 job.resumed_at = result.resumed_at
             except JobCancelled:
@@ -164,5 +188,15 @@ class JobRunner:
             finally:
                 if job.state != "queued":
                     job.seconds = time.monotonic() - job.started
-                    job.source.unlink(missing_ok=True)
+                    for path in job.inputs():
+                        path.unlink(missing_ok=True)
                 self.save()
+
+    @staticmethod
+    def _guidance(job: Job) -> dict[str, object]:
+        """``colorize_file``'s hints and reference for ``job`` (checked when it was submitted)."""
+        try:
+            reference = None if job.reference is None else Reference.read(job.reference)
+        except VidcolorError as exc:  # said of the client's picture, not of where the server keeps it
+            raise type(exc)(first_line(exc).replace(str(job.reference), job.reference_name)) from None
+        return {"hints": parse_hints(job.hints) if job.hints is not None else [], "reference": reference}
