@@ -248,9 +248,7 @@ def test_a_busy_port_is_one_line_before_the_model_loads(weights, tmp_path):
                                                   "(another server?); choose another with --port"]  # no model line
 
 
-@pytest.mark.parametrize("guidance", [None, "reference", pytest.param("hints", marks=pytest.mark.xfail(strict=True,
-    reason="pipeline.colorize_file compares its hints as tuples with the partial's record, where JSON made them "
-           "lists: 'hints changed since', so a hinted video never resumes (CLI and serve alike)"))])  # fmt: skip
+@pytest.mark.parametrize("guidance", [None, "reference", "hints"])
 def test_a_restarted_server_continues_its_unfinished_job(colorizer, hinted_weights, tmp_path, guidance):
     """Stopped mid-job, the server keeps the partial output; the next one on the same folder resumes it, with the
     same reference or hints (the resume checks the reference's digest and the hints)."""

@@ -134,6 +134,8 @@ class Colorizer:
         out = out if self.render == "daylight" else out[:, :2]
         if reference is None:
             return out
+        if self.sensor.startswith("thermal"):  # heat, not light: the view is matched in place, not by lightness
+            return reference.apply_to_thermal(seen, out)
         return torch.cat((reference.apply(model_input, out[:, :2]), out[:, 2:]), dim=1)
 
     def hinted_backend(self) -> Backend:

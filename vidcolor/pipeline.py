@@ -177,7 +177,7 @@ def colorize_file(
                     "size": colorizer.size,
                     "smooth": smooth, "crf": crf, "preset": preset, "overlay_fps": overlay_fps,
                     "saturation": saturation, "compare": compare,
-                    "hints": [astuple(hint) for hint in hints],
+                    "hints": [list(astuple(hint)) for hint in hints],  # as JSON reads them back
                     "reference": None if reference is None else reference.digest}  # fmt: skip
         if segment is not None:  # a partial of another segment is not continued
             settings["segment"] = [segment.start, segment.end]

@@ -14,10 +14,12 @@ from .options import (
     Parser,
     add_message_flags,
     add_model_options,
+    add_reference_option,
     colorizer_from,
     log,
     model_size,
     positive_int,
+    reference_from,
 )
 
 
@@ -161,6 +163,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
                         help="give the model N hints per photo, each the true mean colour of 5x5 pixels at a random "
                              "place (as a person who knows the colours would)")
     parser.add_argument("--hint-seed", type=int, default=0, help="where --hints falls (default: 0)")
+    add_reference_option(parser)
     parser.add_argument("--card", type=Path,
                         help="also record the mean scores in this weights card, under 'evaluation' and the folder name")
     add_message_flags(parser)
@@ -172,7 +175,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     colorizer = colorizer_from(args)
     scores = evaluate(colorizer, args.photos, limit=args.limit, sheet=args.sheet, progress=not args.quiet,
-                      hints=args.hints, hint_seed=args.hint_seed)
+                      hints=args.hints, hint_seed=args.hint_seed, reference=reference_from(args))
     print(format_scores(scores))
     if args.json:
         args.json.write_text(json.dumps(scores, indent=2) + "\n")

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..color import rgb_to_lab
 from ..errors import InputError
@@ -27,6 +28,7 @@ TONE_PERCENTILES = (5, 25, 50, 75, 95)  # tones matched between a frame and the 
 # reference is a still, the frame a compressed picture later on), and a match counts as 1 - (1 - trust)^6, since
 # even a tenth of the model's colour left where the view is the reference's cost 2 dB (traffic_overhead 31.9 vs 33.9).
 MATCH_TOLERANCE = 12.0
+HOT_PERCENTILE, HOT_MARGIN = 97.0, 4  # a thermal frame's hot things (working-size pixels around them too)
 MATCH_SHARPNESS = 6
 
 
@@ -60,6 +62,23 @@ class Reference:
             ab = lab[0, 1:].permute(1, 2, 0).contiguous().numpy()
             self._at_size[(height, width)] = lightness_levels(lab[:, :1])[0], ab
         return self._at_size[(height, width)]
+
+    def apply_to_thermal(self, seen: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
+        """A fixed thermal camera's white-hot L* (B, 1, h, w) and its model's planes (B, 2|3, h, w) -> the
+        reference's a*b* (and, where the model relights, its lightness) everywhere but on what is hot.
+
+        Heat and light share no tones, so the flow and the lightness match of ``apply`` find nothing; the camera is
+        taken to be where the reference was taken (a mast, a wall mount) and what is hotter than the scene's
+        HOT_PERCENTILE, widened by HOT_MARGIN cells, keeps the model's colour: people, cars, animals."""
+        reference_levels, reference_ab = self._sized(*seen.shape[-2:])
+        hot_level = torch.quantile(seen.flatten(1).float(), HOT_PERCENTILE / 100, dim=1)[:, None, None, None]
+        hot = F.max_pool2d((seen > hot_level).float(), 2 * HOT_MARGIN + 1, stride=1, padding=HOT_MARGIN)
+        keep = F.avg_pool2d(hot, 2 * HOT_MARGIN + 1, stride=1, padding=HOT_MARGIN, count_include_pad=False)
+        reference_planes = [torch.from_numpy(reference_ab).permute(2, 0, 1)[None].to(planes)]
+        if planes.shape[1] == 3:  # the daylight rendering: the correction that takes the picture to the reference's L*
+            reference_lightness = torch.from_numpy(reference_levels).to(planes)[None, None] / 2.55
+            reference_planes.append(reference_lightness - seen)
+        return planes + (1 - keep) * (torch.cat(reference_planes, dim=1) - planes)
 
     def apply(self, model_input: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """The model's input L* (B, 1, h, w) and predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where

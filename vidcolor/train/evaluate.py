@@ -16,6 +16,7 @@ from tqdm import tqdm
 from ..color import lab_to_rgb, rgb_to_lab
 from ..colorizer import Colorizer
 from ..guidance.hints import truth_hints
+from ..guidance.reference import Reference
 from .chroma_errors import ChromaErrors, chroma_errors, mean_chroma_errors
 from .data import IR_SUFFIX, list_images, pair_frames, read_pair, read_rgb
 
@@ -100,7 +101,7 @@ def scored_images(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def evaluate(
     colorizer: Colorizer, photos: str | Path, *, limit: int | None = None, sheet: str | Path | None = None,
-    progress: bool = False, hints: int | None = None, hint_seed: int = 0,
+    progress: bool = False, hints: int | None = None, hint_seed: int = 0, reference: Reference | None = None,
 ) -> dict:  # fmt: skip
     """Colorize each photo from its L* alone; average the scores of vidcolor, the grey baseline and the truth.
     A folder of night-vision pairs (``*_ir`` beside ``*_rgb``) is scored pair by pair: the sensor frame in, its
@@ -108,7 +109,8 @@ def evaluate(
 
     ``vidcolor`` also counts the photos more than ``BELOW_GREY_DB`` under the grey baseline's PSNR; ``per_photo``
     holds every photo's scores (file name, then the two rows). ``hints``: that many hints from each photo's truth
-    (``truth_hints``), placed by ``hint_seed`` and the photo's index, so every model gets the same ones."""
+    (``truth_hints``), placed by ``hint_seed`` and the photo's index, so every model gets the same ones;
+    ``reference``: one colour picture of the view every photo shares (frames of one fixed camera)."""
     paths = (pair_frames(photos) or list_images(photos))[:limit]
     rows: dict[str, list[PhotoScores]] = {"vidcolor": [], "grey": []}
     truth_colourfulness: list[float] = []
@@ -116,7 +118,7 @@ def evaluate(
     for index, path in enumerate(tqdm(paths, unit="photo", disable=not progress)):
         given, grey, truth = scored_images(path)
         known = truth_hints(truth, hints, torch.Generator().manual_seed(hint_seed * 100_003 + index)) if hints else ()
-        coloured = colorizer.colorize_image(given, hints=known)
+        coloured = colorizer.colorize_image(given, hints=known, reference=reference)
         rows["vidcolor"].append(score_photo(coloured, truth))
         rows["grey"].append(score_photo(grey, truth))
         truth_colourfulness.append(colourfulness(truth))
