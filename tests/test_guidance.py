@@ -210,3 +210,36 @@ def test_a_reference_frame_colours_a_fixed_cameras_clip(tmp_path):
         mse = np.mean([np.mean((f - t) ** 2) for f, t in zip(frames, truth, strict=True)])
         scores[name] = 10 * np.log10(255**2 / mse)
     assert scores["reference"] > scores["automatic"] + 5, scores
+
+
+def test_a_thermal_frame_takes_the_references_colour_but_not_on_what_is_hot():
+    rgb = np.zeros((64, 96, 3), np.uint8)
+    rgb[:, :48] = (40, 160, 40)  # a green left half, a grey right half
+    rgb[:, 48:] = (120, 120, 120)
+    seen = torch.full((1, 1, 64, 96), 20.0)
+    seen[..., 28:36, 10:16] = 95.0  # a hot person on the green
+    planes = torch.full((1, 3, 64, 96), 7.0)  # the model's a*, b* and daylight correction
+    out = Reference(rgb).apply_to_thermal(seen, planes)
+    green = rgb_to_lab(torch.tensor([40, 160, 40]).float().view(1, 3, 1, 1) / 255)[0, :, 0, 0]
+    assert out[0, :2, 5, 30].tolist() == pytest.approx(green[1:].tolist(), abs=1.5)  # the reference's colour
+    assert out[0, 2, 5, 30] == pytest.approx(float(green[0]) - 20, abs=1.5)  # and its lightness, relit
+    assert out[0, :, 32, 13].tolist() == pytest.approx([7.0, 7.0, 7.0])  # the hot person keeps the model's
+
+
+def test_the_int8_graph_follows_hints_as_the_float_network_does():
+    """Hinted frames on onnxruntime run the shipped int8 graph (its features handed out), not the float network."""
+    pytest.importorskip("onnx")
+    from vidcolor.backends.onnxruntime_cpu import OnnxRuntimeCPUBackend
+    from vidcolor.backends.pytorch import TorchCPUBackend
+    from vidcolor.models.presets import PRESETS
+    from vidcolor.train.hints import hint_network
+
+    network = hint_network(PRESETS["fast"].weights).eval()
+    int8 = OnnxRuntimeCPUBackend(network, graph=PRESETS["fast"].int8)
+    assert int8.takes_hints
+    lightness = torch.from_numpy(cv2.resize(cv2.imread(str(STREET), cv2.IMREAD_GRAYSCALE), (448, 256))).float()
+    lightness = (lightness / 2.55)[None, None]
+    hints = hint_planes([Hint(0.3, 0.6, 50.0, -30.0), Hint(0.7, 0.3, -20.0, 40.0)], 256, 448)[None]
+    hinted, float_hinted = int8.infer_hinted(lightness, hints), TorchCPUBackend(network).infer_hinted(lightness, hints)
+    assert (hinted - float_hinted).abs().mean() < 1.5  # int8's own difference from float, no more
+    assert (hinted - int8.infer(lightness)).abs().amax() > 10  # and the hints did move the colour

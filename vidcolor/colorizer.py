@@ -144,7 +144,7 @@ class Colorizer:
         if not self.takes_hints:
             raise WeightsError(f"model {self.model_name} takes no colour hints (its weights have no hint attention)")
         if self._hinted_backend is None:
-            self._hinted_backend = self.backend if self.backend.TAKES_HINTS else TorchCPUBackend(
+            self._hinted_backend = self.backend if self.backend.takes_hints else TorchCPUBackend(
                 self._network, threads=self._threads)  # fmt: skip
             if self._hinted_backend is not self.backend:
                 log.info("hinted frames run on %s", self._hinted_backend.describe())

@@ -42,11 +42,15 @@ class Backend(ABC):
     """
 
     NAME: ClassVar[str]
-    TAKES_HINTS: ClassVar[bool] = False  # whether ``infer_hinted`` runs (a graph built without hint inputs cannot)
     device: torch.device
 
     @abstractmethod
     def infer(self, lightness: torch.Tensor) -> torch.Tensor: ...
+
+    @property
+    def takes_hints(self) -> bool:
+        """Whether ``infer_hinted`` runs here (a graph built without what hints need cannot)."""
+        return False
 
     def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
         """``infer`` with hint planes (B, 3, H, W): a*b* and a mask (``models/hint_attention.py``)."""

@@ -13,6 +13,7 @@ from torch import nn
 
 from .artifacts import default_engine_dir
 from .base import Backend, cpu_model_threads
+from .hinted_graph import HintedGraph
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
 
 
@@ -33,6 +34,16 @@ class OnnxRuntimeCPUBackend(Backend):
         path = graph or cached_onnx(model, cache_dir or default_engine_dir())
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.threads, self.precision = options.intra_op_num_threads, "int8" if graph else "float32"
+        self._hinted = HintedGraph.of(model, path, options)
+
+    @property
+    def takes_hints(self) -> bool:
+        return self._hinted is not None
+
+    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        if self._hinted is None:
+            return super().infer_hinted(lightness, hints)
+        return self._hinted.infer(lightness, hints)
 
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:
         feed = {INPUT_NAME: np.ascontiguousarray(lightness.numpy(), dtype=np.float32)}

@@ -19,7 +19,6 @@ def cpu_inference_model(model: nn.Module) -> nn.Module:
 
 class TorchCPUBackend(Backend):
     NAME = "cpu"
-    TAKES_HINTS = True
 
     def __init__(self, model: nn.Module, *, threads: int | None = None) -> None:
         torch.set_num_threads(threads or cpu_model_threads())
@@ -31,6 +30,10 @@ class TorchCPUBackend(Backend):
     @torch.inference_mode()
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:
         return self.model(lightness.contiguous(memory_format=torch.channels_last)).contiguous()
+
+    @property
+    def takes_hints(self) -> bool:
+        return True
 
     @torch.inference_mode()
     def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
@@ -44,7 +47,6 @@ class TorchCUDABackend(Backend):
     """fp16, channels-last; each input shape is captured once as a CUDA graph and replayed after."""
 
     NAME = "cuda"
-    TAKES_HINTS = True
     WARMUP_RUNS = 3  # cuDNN picks its kernels before capture
 
     def __init__(self, model: nn.Module, *, graphs: bool = True) -> None:
@@ -70,6 +72,10 @@ class TorchCUDABackend(Backend):
         with torch.cuda.graph(graph):
             static_output = self._forward(static_input)
         return graph, static_input, static_output
+
+    @property
+    def takes_hints(self) -> bool:
+        return True
 
     @torch.inference_mode()
     def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:

@@ -138,8 +138,11 @@ class MobileUNet(nn.Module):
             ab = annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
         else:
             ab = torch.tanh(self.head(features)) * config.ab_scale
-        if hints is None:
-            return ab
+        return ab if hints is None else self.follow_hints(features, lightness, hints, ab)
+
+    def follow_hints(self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor,
+                     ab: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """The automatic a*b* at the output stride (B, 2, H/s, W/s), moved toward the hints (B, 3, H, W)."""
         if self.hints is None:
             raise ValueError("this model takes no hints (its config has hint_keys = 0)")
         hinted, confidence = self.hints(features, lightness, hints)

@@ -96,8 +96,7 @@ def hinted_colour(model: MobileUNet, lightness: torch.Tensor, hints: torch.Tenso
     with torch.no_grad():
         features = model.decode(lightness)
         automatic = model.colour(features, lightness)
-    hinted, confidence = model.hints(features, lightness, hints)
-    return automatic + confidence * (hinted - automatic)
+    return model.follow_hints(features, lightness, hints, automatic)
 
 
 def train_hints(config: HintTrainConfig, *, resume: bool = False, progress_bar: bool = True,
