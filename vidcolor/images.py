@@ -13,13 +13,11 @@ import numpy as np
 from tqdm import tqdm
 
 from . import safe_output
-from .colorizer import Colorizer
+from .colorizer import Colorizer, check_working_size
 from .compare import LABELS, CompareMode, colour_left, compose_rgb
 from .errors import InputError, OutputError, first_line
 from .guidance.hints import Hint, read_hints
 from .guidance.reference import Reference
-from .models import SIZE_MULTIPLE
-from .models.presets import DEFAULT_SIZE
 from .overlay import draw_lines
 
 log = logging.getLogger("vidcolor")
@@ -91,16 +89,6 @@ def check_image_suffix(output: Path) -> None:
     """Refuse, before any work, an output whose suffix names no image format (a video's, say)."""
     if not is_image_path(output):
         raise OutputError(f"output {output} needs an image suffix ({', '.join(sorted(IMAGE_SUFFIXES))})")
-
-
-def check_working_size(working: int, width: int, height: int) -> None:
-    """Refuse a model working size above both the picture's short side and the default, as for a video: colour
-    predicted finer than the picture costs time (quadratically) and adds nothing (--size 4096 on a 256 px photo
-    ran 32 s)."""
-    largest = max(min(width, height), DEFAULT_SIZE)
-    if working > largest:
-        raise InputError(f"--size {working} is larger than this {width}x{height} input needs: use --size "
-                         f"{largest // SIZE_MULTIPLE * SIZE_MULTIPLE} or less")  # fmt: skip
 
 
 def _read(source: Path) -> np.ndarray:

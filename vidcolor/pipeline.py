@@ -26,15 +26,13 @@ import torch
 from tqdm import tqdm
 
 from . import fragments, resume, safe_output
-from .colorizer import Colorizer, Prediction
+from .colorizer import Colorizer, Prediction, check_working_size
 from .compare import LABELS, CompareMode, colour_left, compose_yuv, output_width
-from .errors import InputError, OutputError, VidcolorError, first_line
+from .errors import OutputError, VidcolorError, first_line
 from .guidance.hints import Hint
 from .guidance.reference import Reference
 from .guidance.video import VideoGuide
 from .lookahead import DEFAULT_BLOCK, LookAheadSmoother
-from .models import SIZE_MULTIPLE
-from .models.presets import DEFAULT_SIZE
 from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, LumaFrame, Segment
@@ -168,7 +166,7 @@ def colorize_file(
     try:
         colorizer = colorizer or Colorizer()
         size = (source.info.width, source.info.height)
-        _check_working_size(colorizer.size, *size)
+        check_working_size(colorizer.size, *size)
         _log_source_notices(source)
         if encoded_size(*size) != size:
             log.info("%dx%d has an odd side; 4:2:0 H.264 needs even sides, writing %dx%d", *size, *encoded_size(*size))
@@ -218,15 +216,6 @@ def colorize_file(
                           cut.frames if cut else 0)
     finally:
         source.close()
-
-
-def _check_working_size(working: int, width: int, height: int) -> None:
-    """Refuse a model working size above both the picture's short side and the default: colour predicted finer
-    than the picture costs time (quadratically) and adds nothing."""
-    largest = max(min(width, height), DEFAULT_SIZE)
-    if working > largest:
-        raise InputError(f"--size {working} is larger than this {width}x{height} input needs: use --size "
-                         f"{largest // SIZE_MULTIPLE * SIZE_MULTIPLE} or less")  # fmt: skip
 
 
 def _continue_from(cut: resume.Cut, partial: Path, writing: Path, sink: VideoFileSink, source: FileSource,
