@@ -243,3 +243,23 @@ def test_the_int8_graph_follows_hints_as_the_float_network_does():
     hinted, float_hinted = int8.infer_hinted(lightness, hints), TorchCPUBackend(network).infer_hinted(lightness, hints)
     assert (hinted - float_hinted).abs().mean() < 1.5  # int8's own difference from float, no more
     assert (hinted - int8.infer(lightness)).abs().amax() > 10  # and the hints did move the colour
+
+
+def test_live_with_a_daytime_reference_shows_the_views_own_colour(tmp_path):
+    """The fixed camera of traffic_gray paints its grey asphalt blue on its own; with a colour frame of its view as
+    the reference, live mode shows the asphalt grey, as it is."""
+    import av
+
+    with av.open(str(SAMPLES / "traffic_color.mp4")) as clip:
+        day = next(clip.decode(video=0)).to_ndarray(format="bgr24")
+    cv2.imwrite(str(tmp_path / "day.png"), day)
+    chroma = {}
+    for name, extra in (("automatic", []), ("reference", ["--reference", tmp_path / "day.png"])):
+        record = tmp_path / f"{name}.mp4"
+        result = run_cli("live", SAMPLES / "traffic_gray.mp4", "--no-window", "--frames", "12", "--record", record,
+                         *extra, timeout=120)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        with av.open(str(record)) as made:
+            frames = [frame.to_ndarray(format="yuv444p") for frame in made.decode(video=0)]
+        chroma[name] = float(np.mean([np.abs(f[1:].astype(np.float32) - 128).mean() for f in frames]))
+    assert chroma["reference"] < 0.5 * chroma["automatic"], chroma
