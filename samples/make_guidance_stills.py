@@ -59,7 +59,7 @@ def main() -> None:
     truth = frame_at(args.clips / "indoor_people.mp4", 8.0)
     grey = cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY)
     hints = truth_hints(truth, 5, torch.Generator().manual_seed(0))
-    hinted = colorizer.colorize_image(grey, hints=hints)
+    hinted = np.ascontiguousarray(colorizer.colorize_image(grey, hints=hints))
     for hint in hints:  # a ring around each hint, in its own colour
         centre = (round(hint.x * truth.shape[1]), round(hint.y * truth.shape[0]))
         colour = tuple(int(c) for c in truth[centre[1], centre[0]])

@@ -11,6 +11,8 @@ session, so the automatic path keeps its own, fused as before. Editing the graph
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,5 +55,20 @@ class HintedGraph:
         """L* (B, 1, H, W) and hint planes (B, 3, H, W) -> a*b* (B, 2, H, W), as the model's own forward."""
         feed = {INPUT_NAME: np.ascontiguousarray(lightness.numpy(), dtype=np.float32)}
         features, coarse = (torch.from_numpy(out) for out in self.session.run(self.outputs, feed))
-        ab = self.model.follow_hints(features, lightness, hints, coarse)
-        return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+        with _one_thread():
+            ab = self.model.follow_hints(features, lightness, hints, coarse)
+            return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """PyTorch on one thread, denormals flushed, for the attention's few milliseconds: beside onnxruntime's and the
+    codecs' threads on a busy 2-core machine its thread pool waited 76 ms a frame for 2 ms of work (one thread:
+    2.3 ms), and the exponentials' tiny results would take the slow denormal path."""
+    threads = torch.get_num_threads()
+    torch.set_flush_denormal(True)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -64,8 +64,11 @@ def load_model(path: str | Path) -> nn.Module:
         raise WeightsError(f"{path}: unknown architecture {architecture!r} (a newer vidcolor's checkpoint?)")
     model = build_model(architecture, checkpoint["config"])
     state = checkpoint["state_dict"]
-    if "base" in checkpoint:  # only what differs from the base checkpoint beside it (``rebase``)
-        state = {**load_model(path.with_name(checkpoint["base"])).state_dict(), **state}
+    if "base" in checkpoint:  # only what differs from the base checkpoint beside it (``rebase``); of the base,
+        # what this network has (the base may have grown: fast's hint attention, which the night models lack)
+        wanted = model.state_dict()
+        base = load_model(path.with_name(checkpoint["base"])).state_dict()
+        state = {**{k: v for k, v in base.items() if k in wanted}, **state}
     try:
         model.load_state_dict(state, strict=True)  # copies fp16 into the fp32 parameters
     except RuntimeError as exc:

@@ -174,3 +174,16 @@ def train_hints(config: HintTrainConfig, *, resume: bool = False, progress_bar: 
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
+
+
+def set_hint_caution(path: str | Path, out: str | Path, caution: float) -> None:
+    """Copy the hinted checkpoint ``path`` to ``out`` with its "nothing matches" logit raised by ``caution``: a hint
+    then reaches only what resembles it more closely (fewer cells coloured by a hint of something else, fewer
+    far ones coloured at all). Read at render time, like the bins' rendering (``checkpoint.set_rendering``)."""
+    model = load_model(path)
+    if not isinstance(model, MobileUNet) or model.hints is None:
+        raise ValueError(f"{path} has no hint attention")
+    with torch.no_grad():
+        model.hints.nothing += caution
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    save_checkpoint(model, out, info=checkpoint.get("info"))
