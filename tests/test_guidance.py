@@ -15,7 +15,7 @@ from conftest import run_cli
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import InputError
 from vidcolor.guidance.hints import HINT_SIDE, Hint, hex_to_ab, hint_planes, read_hints, truth_hints
-from vidcolor.guidance.reference import Reference, tones_like
+from vidcolor.guidance.reference import Reference, tones_like, tones_of
 from vidcolor.guidance.track import HintTrack
 from vidcolor.models.mobile_unet import MobileUNet, MobileUNetConfig
 
@@ -144,7 +144,7 @@ def test_tones_like_undoes_an_exposure_change():
     rng = np.random.default_rng(1)
     reference = cv2.GaussianBlur(rng.uniform(30, 220, (60, 80)).astype(np.uint8), (7, 7), 3)
     darker = np.clip(reference.astype(np.float32) * 0.6 + 5, 0, 255).astype(np.uint8)
-    assert np.abs(tones_like(darker, reference).astype(int) - reference).mean() < 2
+    assert np.abs(tones_like(darker, tones_of(reference)).astype(int) - reference).mean() < 2
     assert np.abs(darker.astype(int) - reference).mean() > 30
 
 

@@ -161,7 +161,7 @@ class Colorizer:
                 log.info("hinted frames run on %s", self._hinted_backend.describe())
         return self._hinted_backend
 
-    def hint_planes(self, hints: Sequence[Hint], model_input: torch.Tensor) -> torch.Tensor:
+    def _hint_planes(self, hints: Sequence[Hint], model_input: torch.Tensor) -> torch.Tensor:
         """Hints -> their planes (B, 3, h, w) at the size of ``model_input``, on ``device``."""
         planes = hint_planes(hints, *model_input.shape[-2:]).to(self.device)
         return planes.expand(model_input.shape[0], -1, -1, -1)
@@ -180,7 +180,7 @@ class Colorizer:
                     hints: Sequence[Hint] = (), reference: Reference | None = None) -> Prediction:  # fmt: skip
         """Full-size L* (B, 1, H, W) -> its prediction; daylight L* goes to full size along the picture's edges."""
         model_input = self.model_input(lightness)
-        out = self.infer(model_input, self.hint_planes(hints, model_input) if hints else None, reference)
+        out = self.infer(model_input, self._hint_planes(hints, model_input) if hints else None, reference)
         if smoother is not None:
             out = smoother(model_input, out)
         return self._finish(lightness, model_input, out)

@@ -54,13 +54,15 @@ class Reference:
             raise InputError(f"cannot read reference {path} as an image")
         return cls(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
-    def _sized(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """The reference at a working size: its L* levels (h, w) uint8 and a*b* (h, w, 2) float32."""
+    def _sized(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The reference at a working size, made once: its L* levels (h, w) uint8, a*b* (h, w, 2) float32 and the
+        levels' tones (``tones_of``)."""
         if (height, width) not in self._at_size:
             small = cv2.resize(self.rgb, (width, height), interpolation=cv2.INTER_AREA)
             lab = rgb_to_lab(torch.from_numpy(small).permute(2, 0, 1).float()[None] / 255)
             ab = lab[0, 1:].permute(1, 2, 0).contiguous().numpy()
-            self._at_size[(height, width)] = lightness_levels(lab[:, :1])[0], ab
+            levels = lightness_levels(lab[:, :1])[0]
+            self._at_size[(height, width)] = levels, ab, tones_of(levels)
         return self._at_size[(height, width)]
 
     def apply_to_thermal(self, seen: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
@@ -70,7 +72,7 @@ class Reference:
         Heat and light share no tones, so the flow and the lightness match of ``apply`` find nothing; the camera is
         taken to be where the reference was taken (a mast, a wall mount) and what is hotter than the scene's
         HOT_PERCENTILE, widened by HOT_MARGIN cells, keeps the model's colour: people, cars, animals."""
-        reference_levels, reference_ab = self._sized(*seen.shape[-2:])
+        reference_levels, reference_ab, _ = self._sized(*seen.shape[-2:])
         hot_level = torch.quantile(seen.flatten(1).float(), HOT_PERCENTILE / 100, dim=1)[:, None, None, None]
         hot = F.max_pool2d((seen > hot_level).float(), 2 * HOT_MARGIN + 1, stride=1, padding=HOT_MARGIN)
         keep = F.avg_pool2d(hot, 2 * HOT_MARGIN + 1, stride=1, padding=HOT_MARGIN, count_include_pad=False)
@@ -83,11 +85,11 @@ class Reference:
     def apply(self, model_input: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """The model's input L* (B, 1, h, w) and predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where
         the frame matches it."""
-        reference_levels, reference_ab = self._sized(*model_input.shape[-2:])
+        reference_levels, reference_ab, reference_tones = self._sized(*model_input.shape[-2:])
         predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
         out = []
         for levels, frame_ab in zip(lightness_levels(model_input), predicted, strict=True):
-            link = self._matcher.link(tones_like(levels, reference_levels), reference_levels)
+            link = self._matcher.link(tones_like(levels, reference_tones), reference_levels)
             if link is None:
                 out.append(frame_ab)
                 continue
@@ -96,12 +98,17 @@ class Reference:
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
 
 
-def tones_like(levels: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """A frame's L* levels (h, w) uint8 with its tones mapped onto the reference's, percentile to percentile: a
-    camera that stops down as a white car passes, or a reference taken in other light, still matches where the
-    view is the same. Percentiles, not a histogram match, so a car covering a fifth of the frame moves them little."""
-    ours = np.percentile(levels, TONE_PERCENTILES)
-    theirs = np.percentile(reference, TONE_PERCENTILES)
+def tones_of(levels: np.ndarray) -> np.ndarray:
+    """L* levels (h, w) -> their TONE_PERCENTILES."""
+    return np.percentile(levels, TONE_PERCENTILES)
+
+
+def tones_like(levels: np.ndarray, reference_tones: np.ndarray) -> np.ndarray:
+    """A frame's L* levels (h, w) uint8 with its tones mapped onto the reference's (``tones_of``), percentile to
+    percentile: a camera that stops down as a white car passes, or a reference taken in other light, still matches
+    where the view is the same. Percentiles, not a histogram match, so a car covering a fifth of the frame moves
+    them little."""
+    ours, theirs = tones_of(levels), reference_tones
     if np.any(np.diff(ours) <= 0):  # a flat frame: nothing to map
         return levels
     # beyond the outer percentiles the outer segments go on, so the darkest and brightest tones keep their spread
