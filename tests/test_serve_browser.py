@@ -58,7 +58,15 @@ def result_picture(browser) -> np.ndarray:
     return cv2.imdecode(np.array(result, np.uint8), cv2.IMREAD_COLOR)
 
 
+def ab_error(bgr: np.ndarray, truth: np.ndarray) -> float:
+    """The mean a*b* distance of a colour picture from the truth (both BGR uint8)."""
+    lab = [cv2.cvtColor(p.astype(np.float32) / 255, cv2.COLOR_BGR2LAB)[..., 1:] for p in (bgr, truth)]
+    return float(np.abs(lab[0] - lab[1]).mean())
+
+
 def test_the_colorize_page_takes_a_photo_and_a_video(server, browser, tmp_path):
+    """A photo comes back coloured, coloured again with a reference picture chosen for it and once more when that is
+    removed; a video runs to a result with the input's frame times."""
     photo, clip = tmp_path / "old photo.png", write_video(tmp_path / "reel.mp4", frames=10)
     cv2.imwrite(str(photo), cv2.cvtColor(picture(5, 160, 120), cv2.COLOR_RGB2GRAY))
     browser.get(server + "/")
@@ -66,6 +74,25 @@ def test_the_colorize_page_takes_a_photo_and_a_video(server, browser, tmp_path):
     WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photos img.result"))
     colour = result_picture(browser)
     assert colour.shape == (120, 160, 3) and np.ptp(colour.astype(int), axis=2).mean() > 1  # chroma present
+
+    # the photo's own colour picture as its reference, then removed: the photo is coloured again each time
+    truth, reference = cv2.cvtColor(picture(5, 160, 120), cv2.COLOR_RGB2BGR), tmp_path / "day.png"
+    cv2.imwrite(str(reference), truth)
+    block = browser.find_element(By.CSS_SELECTOR, "#photos .photo")
+
+    def shown_with(name: str) -> np.ndarray:  # the photo on show once coloured with the reference ``name`` ("" none)
+        WebDriverWait(browser, 30).until(lambda _: block.get_attribute("data-state") == "idle"
+                                         and block.get_attribute("data-reference") == name)  # fmt: skip
+        return result_picture(browser)
+
+    block.find_element(By.CSS_SELECTOR, ".reference-pick").send_keys(str(reference))
+    guided = shown_with("day.png")
+    assert block.find_element(By.CSS_SELECTOR, ".reference-name").text == "day.png"
+    assert ab_error(guided, truth) < 0.5 * ab_error(colour, truth), (ab_error(guided, truth), ab_error(colour, truth))
+    block.find_element(By.CSS_SELECTOR, ".reference-remove").click()
+    again = shown_with("")
+    assert block.find_element(By.CSS_SELECTOR, ".reference-name").text == "none"
+    assert ab_error(again, truth) == pytest.approx(ab_error(colour, truth), rel=0.05)
 
     browser.find_element(By.ID, "pick").send_keys(str(clip))
     WebDriverWait(browser, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs a.result"))
