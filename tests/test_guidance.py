@@ -4,6 +4,7 @@ and a reference picture of the same view."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -106,13 +107,17 @@ def test_without_hints_the_model_is_the_automatic_one_to_the_bit(hinted_network)
             hinted_network.float()
 
 
-def test_a_sure_hint_gives_its_place_its_colour(hinted_network):
-    lightness = torch.rand(1, 1, 64, 96) * 100
+def test_a_sure_hint_gives_its_place_its_colour_but_not_a_thin_white_line_beside_it(hinted_network):
+    lightness = 40 + torch.rand(1, 1, 64, 96) * 4  # a red coat's texture, say
+    lightness[..., 40, :] = 96.0  # and a white thread across it, 8 pixels below the hint
     hints = hint_planes([Hint(0.5, 0.5, 60.0, -40.0)], 64, 96)[None]
     with torch.no_grad():
         hinted_network.hints.nothing.fill_(-50.0)  # "nothing matches" out of reach: every cell takes the hint
         out = hinted_network(lightness, hints)
     assert out[0, :, 32, 48].tolist() == pytest.approx([60.0, -40.0], abs=1.0)
+    thread = out[0, :, 40, 48]  # the hint's hue with its share of white's little room for chroma
+    assert float(thread.norm()) < 0.4 * math.hypot(60.0, -40.0)
+    assert float(torch.cosine_similarity(thread, torch.tensor([60.0, -40.0]), dim=0)) > 0.95
 
 
 def moving_square(frames: int, step: int) -> list[torch.Tensor]:
@@ -157,6 +162,7 @@ def test_a_reference_of_the_same_view_gives_its_colours_and_another_view_none():
     same = reference.apply(lab[:, :1], predicted)
     assert (same - lab[:, 1:]).abs().mean() < 3 and lab[:, 1:].abs().mean() > 15
     other = torch.from_numpy(rng.uniform(0, 100, (1, 1, 64, 96)).astype(np.float32))
+    assert reference.links(other) == [None]
     assert reference.apply(other, predicted).abs().mean() < 1
 
 
@@ -263,3 +269,57 @@ def test_live_with_a_daytime_reference_shows_the_views_own_colour(tmp_path):
             frames = [frame.to_ndarray(format="yuv444p") for frame in made.decode(video=0)]
         chroma[name] = float(np.mean([np.abs(f[1:].astype(np.float32) - 128).mean() for f in frames]))
     assert chroma["reference"] < 0.5 * chroma["automatic"], chroma
+
+
+def traffic_truth(frames: int) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(SAMPLES / "traffic_color.mp4")) as clip:
+        return [frame.to_ndarray(format="rgb24") for frame, _ in zip(clip.decode(video=0), range(frames), strict=False)]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def test_a_reference_of_another_view_of_the_same_kind_colours_by_what_things_are():
+    from vidcolor import Colorizer
+
+    still = cv2.cvtColor(cv2.imread(str(SAMPLES / "hints_still.jpg")), cv2.COLOR_BGR2RGB)  # automatic|hints|truth
+    third = still.shape[1] // 3
+    truth = np.ascontiguousarray(still[:, 2 * third + 2 : 3 * third - 2])
+    other_view = np.ascontiguousarray(truth[:, ::-1][:, truth.shape[1] // 5 :])  # mirrored, cropped: no flow fits
+    colorizer = Colorizer(backend="cpu", model="fast")
+    reference = Reference(other_view)
+    lightness = rgb_to_lab(torch.from_numpy(truth).permute(2, 0, 1)[None].float() / 255)[:, :1]
+    assert reference.links(colorizer.model_input(lightness)) == [None]
+    automatic = colorizer.colorize_image(truth)
+    by_kind = colorizer.colorize_image(truth, reference=reference)
+    assert psnr(by_kind, truth) > psnr(automatic, truth) + 1.5
+    noise = np.random.default_rng(3).integers(0, 255, truth.shape, dtype=np.uint8)  # like nothing in the picture
+    assert np.array_equal(colorizer.colorize_image(truth, reference=Reference(noise)), automatic)
+
+
+def test_a_reference_of_another_view_is_matched_once_a_shot_and_its_hints_end_at_the_cut():
+    from vidcolor import Colorizer
+
+    colorizer = Colorizer(backend="cpu", model="fast")
+    calls = []
+
+    def describe(lightness: torch.Tensor) -> torch.Tensor:
+        calls.append(lightness.shape)
+        return colorizer._describe(lightness)
+
+    def model_input(rgb: np.ndarray) -> torch.Tensor:
+        return colorizer.model_input(rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[:, :1])
+
+    frames = traffic_truth(4)
+    reference = Reference(np.ascontiguousarray(frames[0][:, ::-1][:, 60:]))
+    shot = torch.cat([model_input(frame) for frame in frames])
+    planes = reference.kind_planes(shot, describe)
+    assert len(calls) == 2  # the reference and the shot's first frame
+    assert planes is not None and bool((planes[:, 2].flatten(1).amax(dim=1) > 0).all())  # held on every frame
+    still = cv2.cvtColor(cv2.imread(str(SAMPLES / "hints_still.jpg")), cv2.COLOR_BGR2RGB)
+    another_shot = cv2.resize(still[:, : still.shape[1] // 3], frames[0].shape[1::-1])
+    assert reference.kind_planes(model_input(another_shot), describe) is None  # nothing of its kind there
+    assert len(calls) == 3  # matched again in the new shot

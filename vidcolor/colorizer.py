@@ -29,7 +29,7 @@ from .color import (
     scale_saturation,
 )
 from .errors import InputError, WeightsError
-from .guidance.hints import Hint, hint_planes
+from .guidance.hints import Hint, hint_planes, merge_planes
 from .guidance.reference import Reference
 from .guided_upsample import guided_upsample
 from .models import SIZE_MULTIPLE
@@ -141,13 +141,23 @@ class Colorizer:
         so the tones are the camera's). ``hints``: hint planes at the working size (B, 3, h, w), or None;
         ``reference``: a colour picture of the view, whose colours are taken where the frame shows it."""
         seen = self._seen(model_input)
+        # heat, not light: a thermal frame is matched to its reference in place, not by lightness or by kind
+        thermal = reference is not None and self.sensor.startswith("thermal")
+        if reference is not None and not thermal and self.takes_hints:
+            hints = merge_planes(hints, reference.kind_planes(model_input, self._describe))
         out = self.backend.infer(seen) if hints is None else self.hinted_backend().infer_hinted(seen, hints)
         out = out if self.render == "daylight" else out[:, :2]
         if reference is None:
             return out
-        if self.sensor.startswith("thermal"):  # heat, not light: the view is matched in place, not by lightness
+        if thermal:
             return reference.apply_to_thermal(seen, out)
         return torch.cat((reference.apply(model_input, out[:, :2]), out[:, 2:]), dim=1)
+
+    @torch.inference_mode()
+    def _describe(self, lightness: torch.Tensor) -> torch.Tensor:
+        """L* (B, 1, h, w) -> what each place shows (``MobileUNet.kinds``), on the host."""
+        parameter = next(self._network.parameters())
+        return self._network.kinds(lightness.to(parameter.device, parameter.dtype)).float().cpu()
 
     def hinted_backend(self) -> Backend:
         """The backend that runs hinted frames: this one where its graph takes hints, else PyTorch on the CPU with

@@ -29,7 +29,7 @@ DEFAULT_SMOOTH = 0.9  # best CDC, warping error and PSNR of 0.5/0.7/0.9 on the s
 
 
 @dataclass
-class _History:
+class FrameHistory:
     lightness: np.ndarray  # (h, w) uint8, L* scaled to 0..255
     ab: np.ndarray | None  # (h, w, 2) float32, the previous output
     histogram: np.ndarray  # (HISTOGRAM_BINS,) float32, sums to 1
@@ -50,7 +50,7 @@ class TemporalSmoother:
         self.min_trusted = min_trusted  # below this mean trust the flow failed: treat as a cut
         self.cuts = 0
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-        self._history: _History | None = None
+        self._history: FrameHistory | None = None
 
     def reset(self) -> None:
         self._history = None
@@ -80,10 +80,10 @@ class TemporalSmoother:
     def blend_parts(self, levels: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, Blended | None]:
         """``step``, and what its output blends into the prediction: the earlier output moved onto this frame, and
         its weight (None after a cut)."""
-        current = _history_of(levels, predicted)
+        current = frame_history(levels, predicted)
         output, blended = predicted, None
         previous = self._history
-        if previous is not None and self._same_shot(current, previous):
+        if previous is not None and self.same_shot(current, previous):
             link = self.link(levels, previous.lightness)
             if link is not None:
                 blended = Blended(link.warp(previous.ab), self.strength * link.trust)
@@ -96,12 +96,9 @@ class TemporalSmoother:
         self._history = current
         return output, blended
 
-    def same_shot(self, levels: np.ndarray, previous: np.ndarray) -> bool:
-        """Whether two frames' L* levels (h, w) are of one shot by the cheap cues (histogram, layout); ``link``
+    def same_shot(self, current: FrameHistory, previous: FrameHistory) -> bool:
+        """Whether two frames (``frame_history``) are of one shot by the cheap cues (histogram, layout); ``link``
         adds the flow's."""
-        return self._same_shot(_history_of(levels), _history_of(previous))
-
-    def _same_shot(self, current: _History, previous: _History) -> bool:
         if 0.5 * np.abs(current.histogram - previous.histogram).sum() > self.cut_distance:
             return False
         if current.layout is None or previous.layout is None:
@@ -158,11 +155,11 @@ def lightness_levels(lightness: torch.Tensor) -> np.ndarray:
     return np.clip(np.rint(levels, out=levels), 0, 255, out=levels).astype(np.uint8)
 
 
-def _history_of(levels: np.ndarray, planes: np.ndarray | None = None) -> _History:
+def frame_history(levels: np.ndarray, planes: np.ndarray | None = None) -> FrameHistory:
     """A frame's L* levels (h, w) and planes -> what the next frame is compared with."""
     histogram = np.bincount(levels.ravel() // (256 // HISTOGRAM_BINS), minlength=HISTOGRAM_BINS).astype(np.float32)
     histogram /= histogram.sum()
-    return _History(levels, planes, histogram, _layout(levels))
+    return FrameHistory(levels, planes, histogram, _layout(levels))
 
 
 def _layout(levels: np.ndarray) -> np.ndarray | None:

@@ -56,8 +56,8 @@ class HintedGraph:
         feed = {INPUT_NAME: np.ascontiguousarray(lightness.numpy(), dtype=np.float32)}
         features, coarse = (torch.from_numpy(out) for out in self.session.run(self.outputs, feed))
         with _one_thread():
-            ab = self.model.follow_hints(features, lightness, hints, coarse)
-            return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+            automatic = F.interpolate(coarse, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+            return self.model.follow_hints(features, lightness, hints, automatic)
 
 
 @contextmanager

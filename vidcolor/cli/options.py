@@ -138,7 +138,8 @@ def add_smooth_option(parser: argparse.ArgumentParser) -> None:
 def add_reference_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", type=Path, metavar="PHOTO",
                         help="a colour picture of the same view (a fixed camera's daytime frame, a still of the shot): "
-                             "its colours where the picture shows what it shows, the model's elsewhere")
+                             "its colours where the picture shows what it shows; of another view, its colours on the "
+                             "same kinds of things; the model's elsewhere")
 
 
 def reference_from(args: argparse.Namespace) -> Reference | None:

@@ -108,6 +108,13 @@ def hint_planes(hints: Sequence[Hint], height: int, width: int) -> torch.Tensor:
     return planes
 
 
+def merge_planes(first: torch.Tensor | None, second: torch.Tensor | None) -> torch.Tensor | None:
+    """Two sets of hint planes (B, 3, h, w), either None: ``first`` where it has a hint, ``second`` elsewhere."""
+    if first is None or second is None:
+        return second if first is None else first
+    return torch.where(first[:, 2:3] > 0, first, second)
+
+
 def sample_hints(ab: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
     """True a*b* (2, H, W) -> hint planes (3, H, W) of ``count`` hints at uniformly random places, each the mean of
     the truth in its HINT_SIDE x HINT_SIDE square (how training simulates a person's hints, and how eval scores)."""

@@ -1,16 +1,22 @@
-"""A reference: a colour picture of the view (a fixed camera's daytime frame, a still of the same shot). Where a frame
-shows what the reference shows, its colours are the reference's; elsewhere they stay the model's.
+"""A reference: a colour picture of the view (a fixed camera's daytime frame, a still of the same shot), or of the
+same kinds of things seen elsewhere. Where a frame shows what the reference shows, its colours are the reference's;
+where it shows things of the same kind, their colours come as hints; elsewhere they stay the model's.
 
-At the model's working size, per frame: the optical flow from the frame to the reference (DIS, as the smoother's)
-says where each pixel is in the reference, and the reference's lightness moved there says whether it is the same
-thing — a person who walked in, a car, another shot do not match and keep the model's colour. The match is the
-smoother's own trust (``TemporalSmoother.link``), so a reference is held as firmly as colour is held from frame to
-frame, and a frame the flow cannot explain (a cut to another view) takes nothing.
+The same view, at the model's working size, per frame: the optical flow from the frame to the reference (DIS, as
+the smoother's) says where each pixel is in the reference, and the reference's lightness moved there says whether
+it is the same thing — a person who walked in, a car, another shot do not match and keep the model's colour. The
+match is the smoother's own trust (``TemporalSmoother.link``), so a reference is held as firmly as colour is held
+from frame to frame, and a frame the flow cannot explain (a cut to another view) takes nothing densely.
+
+The same kind, once per shot: the encoder's features of the frame and of the reference, place by place; places
+that are each other's closest and alike beyond KIND_SIMILARITY become hints (the reference's colour there), which
+the model's hint attention spreads to what resembles them, as it does a person's clicks (``kind_planes``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -20,7 +26,11 @@ import torch.nn.functional as F
 
 from ..color import rgb_to_lab
 from ..errors import InputError
-from ..temporal import TemporalSmoother, blend, lightness_levels
+from ..temporal import FrameHistory, MotionLink, TemporalSmoother, blend, frame_history, lightness_levels
+from .hints import Hint, hint_planes
+from .track import HintTrack
+
+Describe = Callable[[torch.Tensor], torch.Tensor]
 
 TONE_PERCENTILES = (5, 25, 50, 75, 95)  # tones matched between a frame and the reference (exposure, time of day)
 # How a match is judged, chosen on the six shared colour clips with their first frame as the reference (PSNR over
@@ -30,6 +40,11 @@ TONE_PERCENTILES = (5, 25, 50, 75, 95)  # tones matched between a frame and the 
 MATCH_TOLERANCE = 12.0
 HOT_PERCENTILE, HOT_MARGIN = 97.0, 4  # a thermal frame's hot things (working-size pixels around them too)
 MATCH_SHARPNESS = 6
+# Another view of the same kind of things: how alike (cosine of the encoder's stride-16 features) a place of the
+# frame and of the reference must be, and how many such places become hints. Chosen on 30 holdout photos with
+# the photo flipped and cropped as the reference (+3.9 dB) against another photo as the reference (-0.04 dB).
+KIND_SIMILARITY = 0.85
+KIND_HINTS = 16
 
 
 class Reference:
@@ -41,7 +56,10 @@ class Reference:
         self.rgb = rgb
         self.digest = hashlib.sha256(rgb.tobytes()).hexdigest()  # tells a resumed run's reference
         self._matcher = TemporalSmoother(1.0, luma_tolerance=MATCH_TOLERANCE)  # its flow and its trust in a match
-        self._at_size: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._at_size: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._described: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}  # its cells, their a*b*
+        self._kind = HintTrack(())  # a stream's hints from the reference's kind of things (``kind_planes``)
+        self._kind_tried: FrameHistory | None = None  # the frame they were last matched on
 
     @classmethod
     def read(cls, path: str | Path) -> Reference:
@@ -82,20 +100,75 @@ class Reference:
             reference_planes.append(reference_lightness - seen)
         return planes + (1 - keep) * (torch.cat(reference_planes, dim=1) - planes)
 
+    def links(self, model_input: torch.Tensor) -> list[MotionLink | None]:
+        """The model's input L* (B, 1, h, w) -> per frame, where each of its pixels is in the reference and how
+        sure that is; None for a frame that does not show the reference's view."""
+        reference_levels, _, reference_tones = self._sized(*model_input.shape[-2:])
+        return [self._matcher.link(tones_like(levels, reference_tones), reference_levels)
+                for levels in lightness_levels(model_input)]  # fmt: skip
+
     def apply(self, model_input: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """The model's input L* (B, 1, h, w) and predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where
-        the frame matches it."""
-        reference_levels, reference_ab, reference_tones = self._sized(*model_input.shape[-2:])
+        the frame matches it (``links``)."""
+        links = self.links(model_input)
+        _, reference_ab, _ = self._sized(*ab.shape[-2:])
         predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
         out = []
-        for levels, frame_ab in zip(lightness_levels(model_input), predicted, strict=True):
-            link = self._matcher.link(tones_like(levels, reference_tones), reference_levels)
+        for link, frame_ab in zip(links, predicted, strict=True):
             if link is None:
                 out.append(frame_ab)
                 continue
             match = 1 - (1 - link.trust) ** MATCH_SHARPNESS
             out.append(blend(frame_ab, link.warp(reference_ab), match))
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
+
+    def kind_planes(self, model_input: torch.Tensor, describe: Describe) -> torch.Tensor | None:
+        """Hint planes (B, 3, h, w) from what the frames show: where ``describe`` — the colorizer's encoder, L*
+        (1, 1, h, w) -> features (1, C, h/16, w/16) — finds a place of a frame and a place of the reference each the
+        other's closest, and alike beyond KIND_SIMILARITY, the reference's colour there is a hint. Another view of
+        the same kind of things so takes their colours, and in the reference's own view they hold what the flow
+        cannot (where a car crosses the road). Matched once per shot, at its first frame; the hints then follow the
+        shot (``HintTrack``) and end at its cut. None where no frame has one."""
+        frames = []
+        for frame, levels in zip(model_input, lightness_levels(model_input), strict=True):
+            hints = self._kind.step(levels, 0.0)  # the shot's hints moved on, or ended at a cut
+            if not hints:  # matched again only in another shot than the last try's
+                current = frame_history(levels)
+                if self._kind_tried is None or not self._matcher.same_shot(current, self._kind_tried):
+                    self._kind_tried = current
+                    self._kind.start(self._kind_hints(frame[None], describe))
+                    hints = self._kind.step(levels, 0.0)
+            frames.append(hints)
+        if not any(frames):
+            return None
+        height, width = model_input.shape[-2:]
+        return torch.stack([hint_planes(hints, height, width) for hints in frames]).to(model_input.device)
+
+    def _kind_hints(self, lightness: torch.Tensor, describe: Describe) -> list[Hint]:
+        """One frame's L* (1, 1, h, w) -> hints where the reference shows something of the same kind."""
+        height, width = lightness.shape[-2:]
+        reference_levels, reference_ab, _ = self._sized(height, width)
+        if (height, width) not in self._described:
+            reference_lightness = torch.from_numpy(reference_levels)[None, None].float() / 2.55
+            cells = describe(reference_lightness)
+            self._described[(height, width)] = (
+                F.normalize(cells.flatten(2)[0].float(), dim=0),
+                F.adaptive_avg_pool2d(torch.from_numpy(reference_ab).permute(2, 0, 1), cells.shape[-2:]).flatten(1),
+            )  # fmt: skip
+        reference_cells, cell_ab = self._described[(height, width)]
+        cells = describe(lightness)
+        grid_height, grid_width = cells.shape[-2:]
+        similarity = F.normalize(cells.flatten(2)[0].float(), dim=0).T @ reference_cells  # (frame cells, ref cells)
+        best, closest = similarity.max(dim=1)
+        mutual = similarity.argmax(dim=0)[closest] == torch.arange(len(closest))
+        hints = []
+        for cell in torch.argsort(torch.where(mutual, best, -1.0), descending=True)[:KIND_HINTS].tolist():
+            if not mutual[cell] or best[cell] < KIND_SIMILARITY:
+                break
+            row, col = divmod(cell, grid_width)
+            a, b = cell_ab[:, closest[cell]].tolist()
+            hints.append(Hint((col + 0.5) / grid_width, (row + 0.5) / grid_height, a, b))
+        return hints
 
 
 def tones_of(levels: np.ndarray) -> np.ndarray:

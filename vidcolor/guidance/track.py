@@ -10,14 +10,15 @@ cut; a hint that leaves the picture ends. Each frame's hints become its hint pla
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 import torch
 
-from ..temporal import TemporalSmoother, lightness_levels
+from ..temporal import FrameHistory, TemporalSmoother, frame_history, lightness_levels
 from .hints import Hint, hint_planes
 
 FLOW_WINDOW, FLOW_LEVELS = (15, 15), 3  # working-size pixels around a hint that say where it went; pyramid levels
@@ -38,27 +39,45 @@ class HintTrack:
         self._waiting = sorted(hints, key=lambda hint: hint.time)
         self._live: list[_Live] = []
         self._shots = TemporalSmoother(1.0)  # its cut cues
-        self._previous: np.ndarray | None = None
+        self._previous: FrameHistory | None = None
 
     def planes(self, model_input: torch.Tensor, times: Sequence[float]) -> torch.Tensor | None:
-        if not self._waiting and not self._live:
+        if not self.holding:
             return None
         levels = lightness_levels(model_input)
-        frames = [self._frame(frame, time) for frame, time in zip(levels, times, strict=True)]
+        frames = [self.step(frame, time) for frame, time in zip(levels, times, strict=True)]
         if not any(frames):
             return None
         height, width = levels.shape[-2:]
         return torch.stack([hint_planes(live, height, width) for live in frames]).to(model_input.device)
 
-    def _frame(self, levels: np.ndarray, time: float) -> list[Hint]:
-        """One frame: move the live hints onto it (or end them at a cut), start those whose time has come."""
+    @property
+    def holding(self) -> bool:
+        """Whether a hint holds now or will later."""
+        return bool(self._waiting or self._live)
+
+    def start(self, hints: Sequence[Hint]) -> None:
+        """Hints put on the frame ``step`` is given next, whatever its time (a reference's matches on it)."""
+        self._waiting[:0] = [replace(hint, time=-math.inf) for hint in hints]
+        self._previous = None  # the frame they were put on is the first they follow
+
+    def stop(self) -> None:
+        """End every hint, live or waiting."""
+        self._waiting.clear()
+        self._live.clear()
+        self._previous = None
+
+    def step(self, levels: np.ndarray, time: float) -> list[Hint]:
+        """One frame's L* levels (h, w) at ``time``: move the live hints onto it (or end them at a cut), start
+        those whose time has come; the hints that hold on it."""
         height, width = levels.shape
+        current = frame_history(levels)
         if self._previous is not None and self._live:
-            if self._shots.same_shot(levels, self._previous):
-                self._move(self._previous, levels)
+            if self._shots.same_shot(current, self._previous):
+                self._move(self._previous.lightness, levels)
             else:
                 self._live.clear()
-        self._previous = levels
+        self._previous = current
         while self._waiting and self._waiting[0].time <= time:
             hint = self._waiting.pop(0)
             self._live.append(_Live(hint, hint.x * width, hint.y * height))

@@ -4,7 +4,9 @@ Hints reach the network as three planes at its working size: a*, b* (CIELAB unit
 nothing is known. Every cell of a stride-8 grid attends to the hinted cells of a stride-16 grid, in a key space
 learnt from the decoder's features and L*; the weight of a hinted cell falls with the distance and the difference
 in lightness, and a learnt "nothing matches" slot keeps what resembles no hint at the automatic colour. What the
-cells take (a*b*) and how sure they are come back at the output stride, where
+cells take (a*b*, and the L* of the hints they took it from) and how sure they are come back at the working size,
+where a pixel lighter or darker than its hints takes their hue with less chroma — sRGB has less room for it there,
+and a thin white thing beside a vivid hint stays white — and
 
     a*b* = automatic + confidence * (hinted - automatic).
 
@@ -32,7 +34,7 @@ EPS_UNIT = 1e-4  # F.normalize's own 1e-12 is zero in float16: an unhinted cell'
 
 class HintAttention(nn.Module):
     """Decoder features (B, C, H/s, W/s), L* (B, 1, H, W), hints (B, 3, H, W) -> the a*b* the hints give each
-    cell (B, 2, H/s, W/s) and its confidence in [0, 1) (B, 1, H/s, W/s), at the features' stride s."""
+    pixel (B, 2, H, W) and its confidence in [0, 1) (B, 1, H, W)."""
 
     def __init__(self, feature_channels: int, key_channels: int = 32) -> None:
         super().__init__()
@@ -49,21 +51,20 @@ class HintAttention(nn.Module):
     def forward(
         self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        size = features.shape[-2:]
         mask = hints[:, 2:3]
-        hint_ab = hints[:, :2] * mask
+        # per stride-8 cell, in one pass over the picture: how much of it is hinted, the hints' a*b* and L* weighed
+        # by that, and its L*
+        means = F.avg_pool2d(torch.cat((mask, hints[:, :2] * mask, lightness * mask, lightness), dim=1), QUERY_STRIDE)
+        hinted, query_light = means[:, :1], means[:, 4:] / 100  # (B, 1, h, w) each
         # queries: the decoder's features and L* on the stride-8 grid, unit length
         query_features = F.avg_pool2d(features, QUERY_STRIDE * features.shape[-1] // lightness.shape[-1])
-        query_light = F.avg_pool2d(lightness, QUERY_STRIDE) / 100
         queries = self.keys(torch.cat((query_features, query_light), dim=1))
         queries = F.normalize(queries, dim=1, eps=EPS_UNIT)  # (B, D, h, w)
         # keys: those queries, averaged over each stride-16 cell where it is hinted, with the hints' a*b* and L*
-        hinted = F.avg_pool2d(mask, QUERY_STRIDE)  # (B, 1, h, w): how much of each query cell is hinted
-        cover = F.avg_pool2d(hinted, KEY_STRIDE // QUERY_STRIDE)  # (B, 1, h/2, w/2)
-        keys = F.avg_pool2d(queries * hinted, KEY_STRIDE // QUERY_STRIDE) / (cover + EPS)
-        keys = F.normalize(keys, dim=1, eps=EPS_UNIT)
-        key_ab = F.avg_pool2d(hint_ab, KEY_STRIDE) / (cover + EPS)
-        key_light = F.avg_pool2d(lightness * mask, KEY_STRIDE) / 100 / (cover + EPS)
+        key_cells = F.avg_pool2d(torch.cat((means[:, :4], queries * hinted), dim=1), KEY_STRIDE // QUERY_STRIDE)
+        cover = key_cells[:, :1]  # (B, 1, h/2, w/2)
+        key_ab, key_light = key_cells[:, 1:3] / (cover + EPS), key_cells[:, 3:4] / 100 / (cover + EPS)
+        keys = F.normalize(key_cells[:, 4:] / (cover + EPS), dim=1, eps=EPS_UNIT)
         certainty = (cover * (KEY_STRIDE**2 / HINT_AREA)).clamp(max=1.0)  # one whole hint makes a cell sure
 
         grid = queries.shape[-2:]
@@ -71,7 +72,7 @@ class HintAttention(nn.Module):
         # few of hundreds (a whole grid of them cost 46 ms a 480p frame, these under 2).
         cells = (certainty > 0).flatten(1).any(dim=0).nonzero()[:, 0]
         if not len(cells):
-            return torch.zeros_like(features[:, :2]), torch.zeros_like(features[:, :1])
+            return torch.zeros_like(hints[:, :2]), torch.zeros_like(hints[:, :1])
         key_centres = _centres(keys)[:, cells]  # (B, Nk, 2), in picture short sides
         k, key_ab, key_light, certainty = (t.flatten(2)[:, :, cells] for t in (keys, key_ab, key_light, certainty))
         q = queries.flatten(2)  # (B, D, Nq), k (B, D, Nk)
@@ -88,12 +89,16 @@ class HintAttention(nn.Module):
         weights = torch.exp((logits - best).clamp(max=0)) * certainty  # (B, Nq, Nk)
         nothing = torch.exp((self.nothing - best).clamp(max=NOTHING_CAP))  # (B, Nq, 1)
         total = weights.sum(dim=2, keepdim=True)  # (B, Nq, 1)
-        ab = torch.bmm(weights, key_ab.transpose(1, 2)) / (total + EPS)  # (B, Nq, 2)
-        confidence = total / (total + nothing)
-        ab = ab.transpose(1, 2).reshape(-1, 2, *grid)
-        confidence = confidence.transpose(1, 2).reshape(-1, 1, *grid)
-        return (F.interpolate(ab, size=size, mode="bilinear", align_corners=False),
-                F.interpolate(confidence, size=size, mode="bilinear", align_corners=False))  # fmt: skip
+        taken = torch.bmm(weights, torch.cat((key_ab, key_light), dim=1).transpose(1, 2)) / (total + EPS)
+        confidence = total / (total + nothing)  # (B, Nq, 1)
+        # the hints' a*b* and L* each cell takes, and how sure it is, to the working size: there each pixel's own
+        # lightness says how much of them it takes
+        taken = torch.cat((taken, confidence), dim=2).transpose(1, 2).reshape(-1, 4, *grid)
+        taken = F.interpolate(taken, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+        ab, taken_light, confidence = taken[:, :2], taken[:, 2:3], taken[:, 3:]
+        # a hint's chroma, carried to a darker or lighter place, keeps its share of the room for chroma there
+        share = (_chroma_room(lightness / 100) / _chroma_room(taken_light)).clamp(max=1.0).sqrt()
+        return ab * share, confidence
 
 
 def _centres(grid: torch.Tensor) -> torch.Tensor:
@@ -111,3 +116,9 @@ def _squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.pow(2).sum(-1, keepdim=True) + b.pow(2).sum(-1)[:, None, :] - 2 * torch.bmm(a, b.transpose(1, 2))).clamp(
         min=0
     )
+
+
+def _chroma_room(lightness: torch.Tensor) -> torch.Tensor:
+    """L* / 100 -> how much chroma sRGB has room for there, roughly: its gamut narrows to a point at black and at
+    white, as a double cone."""
+    return torch.minimum(lightness, 1 - lightness).clamp(min=0.01)

@@ -91,8 +91,7 @@ class MobileUNet(nn.Module):
 
     def decode(self, lightness: torch.Tensor) -> torch.Tensor:
         """L* -> the decoder's features at the output stride s (B, C, H/s, W/s), which the head turns to colour."""
-        grey = lightness_to_grey(lightness) * (255 / 128) - 1  # the uint8 (q - 128) / 128 of the ImageNet weights
-        taps, scene = self.encoder.features(grey)  # strides 2 … 32; (B, 1280)
+        taps, scene = self.encoder.features(_encoder_input(lightness))  # strides 2 … 32; (B, 1280)
         x = taps.pop()  # (B, 320, H/32, W/32)
         if self.scene is not None:
             context = F.relu(self.scene(scene))[:, :, None, None].expand(-1, -1, *x.shape[-2:])
@@ -103,6 +102,12 @@ class MobileUNet(nn.Module):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = up(torch.cat((x, skip), dim=1))
         return x
+
+    def kinds(self, lightness: torch.Tensor) -> torch.Tensor:
+        """L* -> the encoder's stride-16 features (B, 96, H/16, W/16): what each place shows, to find the same kind
+        of thing in another picture (``guidance.reference``)."""
+        taps, _ = self.encoder.features(_encoder_input(lightness))
+        return taps[3]
 
     def daylight(self, features: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:
         """The decoder's features and the input L* -> daylight L* (B, 1, H/s, W/s): the input's, corrected."""
@@ -120,33 +125,37 @@ class MobileUNet(nn.Module):
     def forward(self, lightness: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """``hints`` (B, 3, H, W): a*b* and a mask (``hint_attention.py``), where the model takes them."""
         features = self.decode(lightness)
-        out = self.colour(features, lightness, hints)
+        out = self.colour(features)
         if self.relight is not None:
             out = torch.cat((out, self.relight(features)), dim=1)
-        return F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False)  # (B, 2|3, H, W)
+        out = F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False)  # (B, 2|3, H, W)
+        if hints is None:
+            return out
+        return torch.cat((self.follow_hints(features, lightness, hints, out[:, :2]), out[:, 2:]), dim=1)
 
-    def colour(
-        self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor | None = None
-    ) -> torch.Tensor:  # fmt: skip
-        """The decoder's features -> a*b* at the output stride (B, 2, H/s, W/s), moved toward the hints if given."""
+    def colour(self, features: torch.Tensor) -> torch.Tensor:
+        """The decoder's features -> the automatic a*b* at the output stride (B, 2, H/s, W/s)."""
         config = self.config
         if config.ab_bins:
             bias = prior_bias(self.ab_prior, config.render_boost) if config.render_boost else None
             bins = self.rendered_bins
             weight, head_bias = sharpened_head(self.head.weight[bins], self.head.bias[bins], config.render_temperature,
                                                None if bias is None else bias[bins])  # fmt: skip
-            ab = annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
-        else:
-            ab = torch.tanh(self.head(features)) * config.ab_scale
-        return ab if hints is None else self.follow_hints(features, lightness, hints, ab)
+            return annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
+        return torch.tanh(self.head(features)) * config.ab_scale
 
     def follow_hints(self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor,
                      ab: torch.Tensor) -> torch.Tensor:  # fmt: skip
-        """The automatic a*b* at the output stride (B, 2, H/s, W/s), moved toward the hints (B, 3, H, W)."""
+        """The automatic a*b* at the working size (B, 2, H, W), moved toward the hints (B, 3, H, W)."""
         if self.hints is None:
             raise ValueError("this model takes no hints (its config has hint_keys = 0)")
         hinted, confidence = self.hints(features, lightness, hints)
         return ab + confidence * (hinted - ab)
+
+
+def _encoder_input(lightness: torch.Tensor) -> torch.Tensor:
+    """L* -> the uint8 (q - 128) / 128 the ImageNet weights were trained on."""
+    return lightness_to_grey(lightness) * (255 / 128) - 1
 
 
 def _render_seen_bins(model: MobileUNet, _incompatible_keys: object) -> None:

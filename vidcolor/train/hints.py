@@ -92,10 +92,11 @@ def hint_network(base: str | Path) -> MobileUNet:
 
 
 def hinted_colour(model: MobileUNet, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
-    """a*b* at the output stride, the frozen network run without gradients and the hint attention with them."""
+    """a*b* at the working size, the frozen network run without gradients and the hint attention with them."""
     with torch.no_grad():
         features = model.decode(lightness)
-        automatic = model.colour(features, lightness)
+        automatic = F.interpolate(model.colour(features), size=lightness.shape[-2:], mode="bilinear",
+                                  align_corners=False)  # fmt: skip
     return model.follow_hints(features, lightness, hints, automatic)
 
 
