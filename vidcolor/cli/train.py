@@ -91,6 +91,8 @@ def build_train_hints_parser() -> argparse.ArgumentParser:
     parser.add_argument("--crop", type=model_size, default=192, help="training crop side (default: 192)")
     parser.add_argument("--batch", type=positive_int, default=12, help="crops per step (default: 12)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: 3e-3)")
+    parser.add_argument("--neutral-weight", type=float, default=1.0,
+                        help="weight of the loss on colour given to what is grey in truth (default: 1)")
     parser.add_argument("--threads", type=positive_int, help="CPU threads for the network (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
@@ -104,7 +106,7 @@ def run_train_hints(args: argparse.Namespace) -> int:
     config = HintTrainConfig(
         data=str(args.data), out=str(args.out), base=str(args.base or PRESETS[args.model].weights),
         steps=args.steps, minutes=args.minutes, crop=args.crop, batch=args.batch, lr=args.lr, threads=args.threads,
-        seed=args.seed,
+        seed=args.seed, neutral_weight=args.neutral_weight,
     )  # fmt: skip
     summary = train_hints(config, resume=args.resume, progress_bar=not args.quiet, command=_command_line("train-hints"))
     log.info("wrote %s after %d steps (%.1f min)", args.out, summary["steps"], summary["train_minutes"])

@@ -2,9 +2,10 @@
 
 Each crop gets simulated hints — a random number of 5x5 means of its true colours at random places (a person's
 clicks), or now and then a dense patch of its true colours (what a reference picture of the same view gives) —
-and the loss is the squared a*b* error at the output stride, where the colour is automatic + confidence *
-(hinted - automatic). The network runs without gradients, so a step costs little more than its forward pass, and
-without hints the trained model is the automatic one to the bit (``hint_attention.py``).
+and the loss is the squared a*b* error at the working size, where the colour is automatic + confidence *
+(hinted - automatic), plus the squared chroma given to what is grey in truth (``neutral_excess``). The network
+runs without gradients, so a step costs little more than its forward pass, and without hints the trained model is
+the automatic one to the bit (``hint_attention.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from ..guidance.hints import sample_hints
 from ..models.checkpoint import load_model, save_checkpoint
 from ..models.mobile_unet import MobileUNet
+from .chroma_errors import NEUTRAL_BELOW
 from .data import RandomCrops, list_images, source_balanced_weights
 from .loop import card_path, lab_batch, state_path
 
@@ -45,6 +47,7 @@ class HintTrainConfig:
     crop: int = 192
     batch: int = 12
     lr: float = 3e-3
+    neutral_weight: float = 1.0  # of ``neutral_excess`` beside the squared error
     threads: int | None = None
     seed: int = 0
     checkpoint_minutes: float = 5.0
@@ -100,6 +103,13 @@ def hinted_colour(model: MobileUNet, lightness: torch.Tensor, hints: torch.Tenso
     return model.follow_hints(features, lightness, hints, automatic)
 
 
+def neutral_excess(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean squared chroma beyond NEUTRAL_BELOW that ``predicted`` a*b* gives places grey in ``target`` (both
+    (B, 2, H, W)): false colour, weighed once more than the squared error already weighs it."""
+    neutral = target.norm(dim=1) < NEUTRAL_BELOW
+    return (F.relu(predicted.norm(dim=1) - NEUTRAL_BELOW) ** 2 * neutral).mean()
+
+
 def train_hints(config: HintTrainConfig, *, resume: bool = False, progress_bar: bool = True,
                 command: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Train; write the whole network (the base's weights and the hint attention's) to ``config.out``."""
@@ -148,7 +158,7 @@ def train_hints(config: HintTrainConfig, *, resume: bool = False, progress_bar: 
                 group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(fraction_done(), 1.0)))
             predicted = hinted_colour(model, lightness, hints)
             target = F.interpolate(ab, size=predicted.shape[-2:], mode="area")
-            loss = F.mse_loss(predicted, target)
+            loss = F.mse_loss(predicted, target) + config.neutral_weight * neutral_excess(predicted, target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
