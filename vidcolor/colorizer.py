@@ -143,15 +143,16 @@ class Colorizer:
         seen = self._seen(model_input)
         # heat, not light: a thermal frame is matched to its reference in place, not by lightness or by kind
         thermal = reference is not None and self.sensor.startswith("thermal")
-        if reference is not None and not thermal and self.takes_hints:
-            hints = merge_planes(hints, reference.kind_planes(model_input, self._describe))
+        links = reference.links(model_input) if reference is not None and not thermal else None
+        if links is not None and self.takes_hints:
+            hints = merge_planes(hints, reference.kind_planes(model_input, links, self._describe))
         out = self.backend.infer(seen) if hints is None else self.hinted_backend().infer_hinted(seen, hints)
         out = out if self.render == "daylight" else out[:, :2]
         if reference is None:
             return out
         if thermal:
             return reference.apply_to_thermal(seen, out)
-        return torch.cat((reference.apply(model_input, out[:, :2]), out[:, 2:]), dim=1)
+        return torch.cat((reference.apply(links, out[:, :2]), out[:, 2:]), dim=1)
 
     @torch.inference_mode()
     def _describe(self, lightness: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ the model's hint attention spreads to what resembles them, as it does a person's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -45,6 +45,10 @@ MATCH_SHARPNESS = 6
 # the photo flipped and cropped as the reference (+3.9 dB) against another photo as the reference (-0.04 dB).
 KIND_SIMILARITY = 0.85
 KIND_HINTS = 16
+# A frame whose flow to the reference explains less than this share of it shows another view, and takes hints by
+# kind: in the shared clips the other shot of asl_scene_cuts (0.57-0.60) and the moving street (0.44-0.62); the
+# still cameras' frames (0.70-0.99) are taken densely, and at the dense match's cost alone.
+KIND_BELOW_TRUST = 0.65
 
 
 class Reference:
@@ -107,10 +111,9 @@ class Reference:
         return [self._matcher.link(tones_like(levels, reference_tones), reference_levels)
                 for levels in lightness_levels(model_input)]  # fmt: skip
 
-    def apply(self, model_input: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """The model's input L* (B, 1, h, w) and predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where
-        the frame matches it (``links``)."""
-        links = self.links(model_input)
+    def apply(self, links: Sequence[MotionLink | None], ab: torch.Tensor) -> torch.Tensor:
+        """Predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where each frame's link (``links``) says it
+        shows it."""
         _, reference_ab, _ = self._sized(*ab.shape[-2:])
         predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
         out = []
@@ -122,15 +125,20 @@ class Reference:
             out.append(blend(frame_ab, link.warp(reference_ab), match))
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
 
-    def kind_planes(self, model_input: torch.Tensor, describe: Describe) -> torch.Tensor | None:
-        """Hint planes (B, 3, h, w) from what the frames show: where ``describe`` — the colorizer's encoder, L*
-        (1, 1, h, w) -> features (1, C, h/16, w/16) — finds a place of a frame and a place of the reference each the
-        other's closest, and alike beyond KIND_SIMILARITY, the reference's colour there is a hint. Another view of
-        the same kind of things so takes their colours, and in the reference's own view they hold what the flow
-        cannot (where a car crosses the road). Matched once per shot, at its first frame; the hints then follow the
-        shot (``HintTrack``) and end at its cut. None where no frame has one."""
+    def kind_planes(self, model_input: torch.Tensor, links: Sequence[MotionLink | None],
+                    describe: Describe) -> torch.Tensor | None:  # fmt: skip
+        """Hint planes (B, 3, h, w) for the frames that show another view than the reference's (``links``: None,
+        or trusted on less than KIND_BELOW_TRUST of the frame): where ``describe`` — the colorizer's encoder, L*
+        (1, 1, h, w) -> features (1, C, h/16, w/16) — finds a place of the frame and a place of the reference each
+        the other's closest, and alike beyond KIND_SIMILARITY, the reference's colour there is a hint. Matched once
+        per shot, at its first such frame; the hints then follow the shot (``HintTrack``) and end at its cut. None
+        where no frame has one."""
         frames = []
-        for frame, levels in zip(model_input, lightness_levels(model_input), strict=True):
+        for frame, levels, link in zip(model_input, lightness_levels(model_input), links, strict=True):
+            if link is not None and link.trust.mean() >= KIND_BELOW_TRUST:  # the reference's own view: taken densely
+                self._kind.stop()
+                frames.append([])
+                continue
             hints = self._kind.step(levels, 0.0)  # the shot's hints moved on, or ended at a cut
             if not hints:  # matched again only in another shot than the last try's
                 current = frame_history(levels)
