@@ -108,6 +108,15 @@ def hint_planes(hints: Sequence[Hint], height: int, width: int) -> torch.Tensor:
     return planes
 
 
+def batch_planes(frames: Sequence[Sequence[Hint]], height: int, width: int,
+                 device: torch.device) -> torch.Tensor | None:  # fmt: skip
+    """Each frame's hints -> the batch's hint planes (B, 3, height, width) on ``device``; None where no frame has
+    one (the model then runs without hints)."""
+    if not any(frames):
+        return None
+    return torch.stack([hint_planes(hints, height, width) for hints in frames]).to(device)
+
+
 def merge_planes(first: torch.Tensor | None, second: torch.Tensor | None) -> torch.Tensor | None:
     """Two sets of hint planes (B, 3, h, w), either None: ``first`` where it has a hint, ``second`` elsewhere."""
     if first is None or second is None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..temporal import FrameHistory, TemporalSmoother, frame_history, lightness_levels
-from .hints import Hint, hint_planes
+from .hints import Hint, batch_planes
 
 FLOW_WINDOW, FLOW_LEVELS = (15, 15), 3  # working-size pixels around a hint that say where it went; pyramid levels
 
@@ -46,15 +46,17 @@ class HintTrack:
             return None
         levels = lightness_levels(model_input)
         frames = [self.step(frame, time) for frame, time in zip(levels, times, strict=True)]
-        if not any(frames):
-            return None
-        height, width = levels.shape[-2:]
-        return torch.stack([hint_planes(live, height, width) for live in frames]).to(model_input.device)
+        return batch_planes(frames, *levels.shape[-2:], model_input.device)
 
     @property
     def holding(self) -> bool:
         """Whether a hint holds now or will later."""
         return bool(self._waiting or self._live)
+
+    @property
+    def last_frame(self) -> FrameHistory | None:
+        """The shot cues of the frame ``step`` was given last (None after ``start`` or ``stop``)."""
+        return self._previous
 
     def start(self, hints: Sequence[Hint]) -> None:
         """Hints put on the frame ``step`` is given next, whatever its time (a reference's matches on it)."""
