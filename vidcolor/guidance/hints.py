@@ -97,7 +97,7 @@ def read_hints(path: str | Path) -> list[Hint]:
 
 def hint_planes(hints: Sequence[Hint], height: int, width: int) -> torch.Tensor:
     """Hints -> the model's hint planes (3, height, width): a*, b*, mask; zeros where there is no hint."""
-    planes = torch.zeros(3, height, width)
+    planes = np.zeros((3, height, width), np.float32)  # drawn in NumPy: a tenth of torch's cost per small write
     half = HINT_SIDE // 2
     for hint in hints:
         row = min(height - 1, int(hint.y * height))
@@ -105,7 +105,7 @@ def hint_planes(hints: Sequence[Hint], height: int, width: int) -> torch.Tensor:
         top, left = max(0, row - half), max(0, col - half)
         window = planes[:, top : row + half + 1, left : col + half + 1]
         window[0], window[1], window[2] = hint.a, hint.b, 1.0
-    return planes
+    return torch.from_numpy(planes)
 
 
 def batch_planes(frames: Sequence[Sequence[Hint]], height: int, width: int,
