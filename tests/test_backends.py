@@ -162,11 +162,14 @@ def test_bench_reports_every_stage(tmp_path, colorizer: Colorizer):
         assert set(row.stage_fps) == {"decode", "prepare", "infer", "smooth", "chroma", "encode"}  # no copies on a CPU
         assert all(v > 0 for v in row.stage_fps.values())
         assert row.pipeline_fps > 0 and row.ceiling_fps > 0
+        assert [line.split()[0] for line in row.pipeline_profile.splitlines()[1:5]] == ["decode", "model", "smooth",
+                                                                                         "encode"]  # fmt: skip
     paths = write_report(rows, {"cpu batch 1": 12.5}, tmp_path / "report", "bench-test", clip=clip)
     assert sorted(p.suffix for p in paths) == [".json", ".md", ".png"]
     report = json.loads(paths[0].read_text())
     assert len(report["rows"]) == 2 and report["model_only_fps"] == {"cpu batch 1": 12.5}
     assert report["clip"] == "clip.mp4"
+    assert "Inside the pipeline, cpu 480p batch 4" in paths[1].read_text()
 
 
 def test_bench_works_from_any_folder_with_no_options(tmp_path, weights):
@@ -259,7 +262,7 @@ def test_bench_defaults_to_a_short_run_and_says_what_a_fuller_one_takes():
 
 
 def test_bench_chart_labels_end_before_the_bars(tmp_path):
-    row = BenchRow("onnxruntime", "a-checkpoint-with-a-long-name.pt", "1080p", 8, {"decode": 1.0}, 20.0, 40.0)
+    row = BenchRow("onnxruntime", "a-checkpoint-with-a-long-name.pt", "1080p", 8, {"decode": 1.0}, 20.0, 40.0, "")
     bar_chart([row], tmp_path / "chart.png")
     chart = cv2.imread(str(tmp_path / "chart.png"), cv2.IMREAD_GRAYSCALE)
     dark = chart[41:57] < 200  # the bar's rows

@@ -49,3 +49,18 @@ def test_batching_keeps_every_frame_in_order(tmp_path, colorizer, batch):
     src = write_video(tmp_path / "in.mp4", frames=11, audio_seconds=11 / 24)
     colorize_file(src, tmp_path / "out.mp4", colorizer=colorizer, batch=batch)
     assert frame_times(tmp_path / "out.mp4") == pytest.approx(frame_times(src), abs=1e-6)
+
+
+def test_profile_accounts_each_stage(tmp_path, colorizer):
+    src = write_video(tmp_path / "in.mp4", frames=30)
+    result = colorize_file(src, tmp_path / "out.mp4", colorizer=colorizer)
+    times = result.times
+    assert times.frames == result.frames == 30
+    assert [stage.name for stage in times.stages] == ["decode", "model", "smooth", "encode"]
+    assert all(stage.cpu > 0 for stage in times.stages)
+    assert sum(stage.cpu for stage in times.stages) <= times.process_cpu * 1.05  # thread CPU is part of the process's
+    # the encoder starts before the first frame is decoded and predicted: it waits for its input
+    assert times.stages[3].waiting_for_input > 0
+    table = times.table().splitlines()
+    assert [line.split()[0] for line in table[1:5]] == ["decode", "model", "smooth", "encode"]
+    assert table[-1].startswith("wall ") and "fps" in table[-1]

@@ -51,6 +51,7 @@ class BenchRow:
     stage_fps: dict[str, float]
     pipeline_fps: float
     ceiling_fps: float
+    pipeline_profile: str  # inside the pipeline: each stage's CPU, share of the cores and waits (StageClock)
 
     @property
     def ratio(self) -> float:
@@ -222,10 +223,11 @@ def measure(
     result = colorize_file(clip, work / "pipeline.mp4", colorizer=colorizer, overwrite=True, crf=crf,
                            preset=preset, batch=batch, smooth=DEFAULT_SMOOTH)  # fmt: skip
     pipeline_fps = result.frames / (time.perf_counter() - started)
+    profile = result.times.table() if result.times is not None else ""
     started = time.perf_counter()
     ceiling_frames = ceiling_transcode(clip, work / "ceiling.mp4", crf=crf, preset=preset)
     ceiling_fps = ceiling_frames / (time.perf_counter() - started)
-    return BenchRow(backend, colorizer.model_name, resolution, batch, stage_fps, pipeline_fps, ceiling_fps)
+    return BenchRow(backend, colorizer.model_name, resolution, batch, stage_fps, pipeline_fps, ceiling_fps, profile)
 
 
 def model_only_fps(colorizer: Colorizer, batch: int, size: tuple[int, int]) -> float:
@@ -356,6 +358,9 @@ def write_report(
         text += [f"Clip: {clip_name}. Frames per second; stages timed alone, pipeline = `colorize_file`, "
                  "ceiling = decode → encode.",
                  "", markdown_table(rows), ""]  # fmt: skip
+        for row in rows:
+            text += [f"Inside the pipeline, {row.backend} {row.resolution} batch {row.batch}:", "", "```",
+                     row.pipeline_profile, "```", ""]  # fmt: skip
         bar_chart(rows, folder / f"{stem}.png")
         paths.append(folder / f"{stem}.png")
     if model_only:

@@ -43,6 +43,7 @@ from .lookahead import DEFAULT_BLOCK, LookAheadSmoother
 from .overlay import draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
 from .sources import FileSource, LumaFrame, Segment
+from .stage_clock import PipelineTimes, StageClock, charge_wait
 from .temporal import DEFAULT_SMOOTH
 
 log = logging.getLogger("vidcolor")
@@ -79,6 +80,7 @@ class FileResult:
     seconds: float
     interrupted: bool
     resumed_at: int = 0  # frames kept from a killed run's partial output (0: started afresh)
+    times: PipelineTimes | None = None  # where the time went, per stage (``--profile`` prints it)
 
     @property
     def fps(self) -> float:
@@ -90,35 +92,45 @@ class _Aborted(Exception):
 
 
 def _put(q: queue.Queue, item: object, *stop_events: threading.Event) -> None:
-    while True:
-        try:
-            q.put(item, timeout=_POLL_SECONDS)
-            return
-        except queue.Full:
-            if any(e.is_set() for e in stop_events):
-                raise _Aborted from None
+    started = time.perf_counter()
+    try:
+        while True:
+            try:
+                q.put(item, timeout=_POLL_SECONDS)
+                return
+            except queue.Full:
+                if any(e.is_set() for e in stop_events):
+                    raise _Aborted from None
+    finally:
+        charge_wait(time.perf_counter() - started, for_input=False)
 
 
 def _get(q: queue.Queue, abort: threading.Event) -> object:
-    while True:
-        try:
-            return q.get(timeout=_POLL_SECONDS)
-        except queue.Empty:
-            if abort.is_set():
-                raise _Aborted from None
+    started = time.perf_counter()
+    try:
+        while True:
+            try:
+                return q.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if abort.is_set():
+                    raise _Aborted from None
+    finally:
+        charge_wait(time.perf_counter() - started, for_input=True)
 
 
 class _Worker(threading.Thread):
-    """A thread that keeps its exception for the caller and raises ``abort`` when it fails."""
+    """A stage's thread: keeps its exception for the caller and raises ``abort`` when it fails; its time goes to
+    ``clock``."""
 
-    def __init__(self, name: str, target: Callable[[], None], abort: threading.Event) -> None:
+    def __init__(self, name: str, target: Callable[[], None], abort: threading.Event, clock: StageClock) -> None:
         super().__init__(name=name, daemon=True)
-        self._target_fn, self._abort = target, abort
+        self._target_fn, self._abort, self._clock = target, abort, clock
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self._target_fn()
+            with self._clock.running():
+                self._target_fn()
         except _Aborted:
             pass
         except BaseException as exc:  # kept and re-raised by the caller, never swallowed
@@ -198,7 +210,8 @@ def colorize_file(
             smoother = LookAheadSmoother(smooth)  # a file has its later frames: the colour looks ahead
             pictures = _FramePictures(colorizer, source, saturation, compare, overlay_fps)
             guide = VideoGuide(colorizer, hints, reference)
-            result = _run_threads(source, sink, guide, smoother, batch, progress, pictures, on_frames)
+            frames, times, interrupted = _run_threads(source, sink, guide, smoother, batch, progress, pictures,
+                                                      on_frames)  # fmt: skip
             if source.repaired_from is not None:
                 log.info("the timestamps repeat or go back from frame %d on: repaired from the frame rate",
                          source.repaired_from)  # fmt: skip
@@ -211,10 +224,10 @@ def colorize_file(
             raise explained from exc
         _finish(partial, output_path)
         sidecar.unlink(missing_ok=True)
-        if not result[2] and segment is None:  # an interrupted run has said so already; a segment is short
-            _warn_if_incomplete(source, result[0], output_path)
-        return FileResult(output_path, result[0], source.info.frame_count, result[1], result[2],
-                          cut.frames if cut else 0)
+        if not interrupted and segment is None:  # an interrupted run has said so already; a segment is short
+            _warn_if_incomplete(source, frames, output_path)
+        return FileResult(output_path, frames, source.info.frame_count, times.wall, interrupted,
+                          cut.frames if cut else 0, times)
     finally:
         source.close()
 
@@ -294,9 +307,9 @@ def _warn_if_incomplete(source: FileSource, frames: int, output: Path) -> None:
 def _run_threads(
     source: FileSource, sink: VideoFileSink, guide: VideoGuide, smoother: LookAheadSmoother, batch: int,
     progress: bool, frame_pictures: _FramePictures, on_frames: Callable[[int], None] | None = None,
-) -> tuple[int, float, bool]:
-    """Run decode -> colorize -> encode; returns (frames written, seconds, interrupted). ``on_frames(1)`` after
-    each frame written, on the encoder's thread."""
+) -> tuple[int, PipelineTimes, bool]:
+    """Run decode -> colorize -> encode; returns (frames written, where the time went, interrupted).
+    ``on_frames(1)`` after each frame written, on the encoder's thread."""
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
     inferred: queue.Queue = queue.Queue(QUEUE_DEPTH + smoother.block)
     finished: queue.Queue = queue.Queue(QUEUE_DEPTH + smoother.block)
@@ -337,20 +350,23 @@ def _run_threads(
             raise
         sink.close()
 
-    reader = _Worker("vidcolor-decode", read, abort)
-    smoothing = _Worker("vidcolor-smooth", smooth, abort)
-    writer = _Worker("vidcolor-encode", write, abort)
-    started = time.perf_counter()
+    clocks = [StageClock(name) for name in ("decode", "model", "smooth", "encode")]
+    written_before = sink.frames_written
+    reader = _Worker("vidcolor-decode", read, abort, clocks[0])
+    smoothing = _Worker("vidcolor-smooth", smooth, abort, clocks[2])
+    writer = _Worker("vidcolor-encode", write, abort, clocks[3])
+    started, started_cpu = time.perf_counter(), time.process_time()
     writer.start()
     smoothing.start()
     reader.start()
     interrupted = False
     error: BaseException | None = None
     try:
-        while (prepared := _get(decoded, abort)) is not _END:  # the model's work; nothing else on this thread
-            planes = None if prepared.luma is None else guide.infer(prepared.model_input, prepared.hints)
-            _put(inferred, replace(prepared, planes=planes), abort)
-        _put(inferred, _END, abort)
+        with clocks[1].running():  # the model's work; nothing else on this thread
+            while (prepared := _get(decoded, abort)) is not _END:
+                planes = None if prepared.luma is None else guide.infer(prepared.model_input, prepared.hints)
+                _put(inferred, replace(prepared, planes=planes), abort)
+            _put(inferred, _END, abort)
     except KeyboardInterrupt:
         interrupted = True
         try:
@@ -371,7 +387,9 @@ def _run_threads(
     error = error or reader.error or smoothing.error or writer.error
     if error is not None:
         raise error
-    return sink.frames_written, time.perf_counter() - started, interrupted
+    times = PipelineTimes(clocks, time.perf_counter() - started, time.process_time() - started_cpu,
+                          sink.frames_written - written_before)  # fmt: skip
+    return sink.frames_written, times, interrupted
 
 
 def _prepared_batches(source: FileSource, guide: VideoGuide, size: int) -> Iterator[_Batch]:

@@ -98,6 +98,8 @@ def run_bench(args: argparse.Namespace) -> int:
             crf=args.crf, preset=args.preset, progress=lambda case: log.info("measuring %s", case),
         )  # fmt: skip
         print(markdown_table(rows))
+        for row in rows:
+            print(f"\ninside the pipeline, {row.backend} {row.resolution} batch {row.batch}:\n{row.pipeline_profile}")
         fuller = fuller_run_minutes(time.perf_counter() - started, args.sizes, args.batches)
         if fuller is not None:
             log.info("a fuller run (--sizes %s --batches %s) would take about %.0f min here", ",".join(RESOLUTIONS),

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="colours known at places of the picture, as JSON (README, 'Hints and a reference'); "
                              "for a folder of images, a folder holding NAME.json per image")
     add_reference_option(parser)
+    parser.add_argument("--profile", action="store_true",
+                        help="after a video, print where the time went: each stage's CPU per frame, its share of "
+                             "the cores, and how long it waited for the stage before or after it")  # fmt: skip
     parser.add_argument("--overlay-fps", action="store_true",
                         help="draw the processing rate on every frame (and label --compare's halves)")
     add_message_flags(parser)
@@ -90,6 +93,8 @@ def run_colorize(args: argparse.Namespace) -> int:
         log.warning("interrupted: %s holds the first %d frames and plays%s", result.output, result.frames, goes_on)
         return EXIT_INTERRUPTED
     log.info("wrote %s: %d frames in %.1f s (%.1f fps)", result.output, result.frames, result.seconds, result.fps)
+    if args.profile and result.times is not None:
+        print(result.times.table())
     return 0
 
 
