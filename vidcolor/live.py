@@ -1,8 +1,9 @@
 """Live mode: the newest frame of a camera or stream, colorized, shown in a window with its stats.
 
 Data flows one way: capture thread (latest frame wins) -> model and temporal smoother on this thread ->
-window and, with --record, an encoder thread. Latency is measured from the moment a frame left the decoder
-or camera to the moment its colour picture is ready to show.
+window and, with --record, an encoder thread. Where a frame takes longer than the camera's interval, the model's
+working size steps down until it fits, and back up when it can (``live_pace``). Latency is measured from the
+moment a frame left the decoder or camera to the moment its colour picture is ready to show.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .color import SATURATION_MAX, YuvFormat
 from .colorizer import Colorizer
 from .errors import OutputError, first_line
 from .guidance.reference import Reference
+from .live_pace import LivePace
 from .overlay import draw_lines, draw_lines_yuv
 from .sinks import VideoFileSink, encoded_size
 from .sources import VideoInfo
@@ -203,6 +205,12 @@ class LiveSession:
         side = self.colorizer.size
         self.colorizer.predict(np.full((1, side, side), 128, np.uint8), DISPLAY_FORMAT)
 
+    def set_working_size(self, size: int) -> None:
+        """The model's working size from the next frame on (``LivePace``); the smoother's history was at the old
+        one."""
+        self.colorizer.size = size
+        self.smoother.reset()
+
     def toggle_smoothing(self) -> None:
         self.smoothing = not self.smoothing
         self.smoother.reset()  # history from before the pause would be stale
@@ -230,7 +238,7 @@ def stats_lines(stats: LiveStats, capture: Capture, backend: str, session: LiveS
 
 def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> LiveResult:
     """Show (or, without a window, print the stats of) the colorized live feed until q, Esc, Ctrl-C or --frames."""
-    session, stats = LiveSession(colorizer, options), LiveStats()
+    session, stats, pace = LiveSession(colorizer, options), LiveStats(), LivePace(colorizer.size)
     window: _Window | None = None
     recorder: Recorder | None = None
     started = last_print = time.monotonic()
@@ -246,6 +254,7 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
         while options.frames is None or stats.frames < options.frames:
             frame = None if window is not None and window.paused else capture.take(timeout=0.05)
             if frame is not None:
+                frame_started = time.monotonic()
                 picture = session.colorize(frame)
                 stats.add(frame, time.monotonic())
                 lines = stats_lines(stats, capture, colorizer.backend.NAME, session)
@@ -259,6 +268,8 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
                             lines if options.record_overlay else None)  # fmt: skip
                 if window is not None:
                     window.show(session.view(picture), lines)
+                if pace.frame_done(time.monotonic() - frame_started, capture.source_fps):
+                    session.set_working_size(pace.size)
             elif capture.ended:
                 break
             elif window is not None:  # no new frame (paused, or the stream is down): keep the figures current
