@@ -17,7 +17,8 @@ def default_engine_dir() -> Path:
 
 def weights_digest(model: nn.Module) -> str:
     digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
+    tensors = model.state_dict() | dict(model.named_buffers())  # and what it renders with (a bins head's bins)
+    for name, tensor in tensors.items():
         digest.update(name.encode())
         digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return digest.hexdigest()[:12]
