@@ -20,6 +20,12 @@ one knob.
 Why this and not the alternatives: fusing a window of W warped predictions per frame costs 2W flows and remaps
 per frame where this costs two flows and five remaps (the backward pass runs twice over each frame); a
 whole-shot colour memory holds a shot in memory.
+
+A still background's colour comes from the shot's scene memory (``scene_memory``) instead: each frame is observed
+as it enters the window, and its colour taken from the memory as it leaves, so a frame handed on has the memory of
+every frame of its shot before it and of the ``block`` to ``2 * block`` after it (a first pass over the whole shot
+would need the shot decoded twice or held: neither fits a stream, and two seconds ahead already steady a memory
+that then keeps growing). Frames of a shot that has since been cut keep their own shot's memory.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Generic
 import numpy as np
 import torch
 
+from .scene_memory import Observed, SceneMemory, remember
 from .temporal import Blended, MotionLink, Payload, TemporalSmoother, blend, lightness_levels
 
 DEFAULT_BLOCK = 24  # frames handed on per window; the window holds twice as many
@@ -41,6 +48,8 @@ class _Frame:
     levels: np.ndarray  # (h, w) uint8 L*
     predicted: np.ndarray  # (h, w, C) the model's planes
     earlier: Blended | None  # the forward pass's: its output for the frame before, moved onto this one
+    memory: SceneMemory | None  # its shot's scene memory (None: not remembering)
+    observed: Observed | None  # what ``memory.apply`` needs of the frame
     later: MotionLink | None = None  # how the next frame moves onto this one; None: a cut, or no next frame yet
 
 
@@ -48,14 +57,16 @@ class LookAheadSmoother(Generic[Payload]):
     """``push`` a batch's L* (B, 1, h, w), predicted planes (B, C, h, w) and whatever the caller keeps with it
     (``payload``); batches come back from ``push`` and ``flush`` in order, each once all its frames are smoothed,
     as (payload, smoothed planes (B, C, h, w)). ``strength`` as for the live smoother; 0 hands every batch back at
-    once, untouched."""
+    once, untouched. ``remember``: a still background takes its colour from the shot's scene memory, which has
+    seen the frames after too."""
 
-    def __init__(self, strength: float, *, block: int = DEFAULT_BLOCK) -> None:
+    def __init__(self, strength: float, *, block: int = DEFAULT_BLOCK, remember: bool = True) -> None:
         if block < 1:
             raise ValueError(f"block must be at least 1, got {block}")
         self.forward = TemporalSmoother(strength)
         self.backward_links = TemporalSmoother(strength)  # its flow and tolerances, for the backward pass
-        self.strength, self.block = strength, block
+        self.strength, self.block, self.remember = strength, block, remember
+        self._memory: SceneMemory | None = None  # the newest frame's shot's
         self._frames: list[_Frame] = []  # held: not yet handed on, and the frames after them
         self._batches: deque[tuple[Payload, int, torch.Tensor | None]] = deque()  # payload, frames, a template
         self._done: list[np.ndarray] = []  # smoothed frames not yet handed on with their batch
@@ -92,7 +103,10 @@ class LookAheadSmoother(Generic[Payload]):
             if self._frames and self.forward.cuts == cuts:
                 before = self._frames[-1]
                 before.later = self.backward_links.link(before.levels, frame_levels)
-            self._frames.append(_Frame(frame_levels, frame_planes, earlier))
+            observed = None
+            if self.remember:
+                self._memory, observed = remember(self._memory, frame_levels, frame_planes, self.forward.motion)
+            self._frames.append(_Frame(frame_levels, frame_planes, earlier, self._memory, observed))
 
     def _smooth(self, count: int) -> None:
         """Run the backward pass over the frames held, and hand on the oldest ``count``."""
@@ -105,7 +119,10 @@ class LookAheadSmoother(Generic[Payload]):
             else:
                 backward = frame.predicted
             if index < count:
-                results.append(two_sided(frame.predicted, frame.earlier, later))
+                smoothed = two_sided(frame.predicted, frame.earlier, later)
+                if frame.memory is not None:
+                    smoothed = frame.memory.apply(frame.levels, smoothed, frame.observed)
+                results.append(smoothed)
         self._done.extend(reversed(results))
         del self._frames[:count]
 

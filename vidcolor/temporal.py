@@ -10,17 +10,22 @@ Why three cues: on the shared clips a cut between two shots of the same room (as
 the histogram less (0.17) than a busy street does between ordinary frames (0.20), and its flow still explains half
 the pixels; the 16x12 thumbnail, brightness and contrast normalised, separates them cleanly (correlation 0.61 at
 that cut and at most 0.61 at any real cut, at least 0.81 between frames of one shot).
+
+Frame-to-frame blending cannot hold a still background whose predicted colour drifts over seconds; ``step`` also
+keeps the shot's scene memory (``scene_memory``), which does, and the next frame is blended with what it showed.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import TypeVar
 
 import cv2
 import numpy as np
 import torch
+
+from .motion import MotionLink, blend, pixel_grid
+from .scene_memory import SceneMemory, remember
 
 HISTOGRAM_BINS = 32
 LAYOUT_SIZE = (16, 12)  # thumbnail (width, height) whose correlation tells one shot from the next
@@ -37,10 +42,13 @@ class FrameHistory:
 
 
 class TemporalSmoother:
-    """Per-stream state; ``strength`` 0 passes predictions through untouched, 1 holds history wherever it fits."""
+    """Per-stream state; ``strength`` 0 passes predictions through untouched, 1 holds history wherever it fits.
+    ``remember``: ``step`` also keeps the shot's scene memory (``scene_memory``) and takes a still background's
+    colour from it."""
 
-    def __init__(self, strength: float, *, luma_tolerance: float = 6.0, cut_distance: float = 0.3,
-                 min_layout_correlation: float = 0.7, min_trusted: float = 0.25) -> None:  # fmt: skip
+    def __init__(self, strength: float, *, remember: bool = True, luma_tolerance: float = 6.0,
+                 cut_distance: float = 0.3, min_layout_correlation: float = 0.7,
+                 min_trusted: float = 0.25) -> None:  # fmt: skip
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be within 0..1, got {strength}")
         self.strength = strength
@@ -51,9 +59,12 @@ class TemporalSmoother:
         self.cuts = 0
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._history: FrameHistory | None = None
+        self.remember = remember
+        self.memory: SceneMemory | None = None
+        self.motion: MotionLink | None = None  # the last frame's pixels -> the frame before; None: a shot's first
 
     def reset(self) -> None:
-        self._history = None
+        self._history, self.memory, self.motion = None, None, None
 
     def __call__(self, lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """L* (B, 1, h, w) and predicted a*b* (B, 2, h, w), frames in order -> smoothed a*b* (B, 2, h, w). Any
@@ -75,18 +86,25 @@ class TemporalSmoother:
 
     def step(self, levels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
         """One frame: its L* as uint8 levels (h, w) and predicted planes (h, w, C) -> the smoothed planes."""
-        return self.blend_parts(levels, predicted)[0]
+        output = self.blend_parts(levels, predicted)[0]
+        if not self.remember:
+            return output
+        self.memory, observed = remember(self.memory, levels, predicted, self.motion)
+        output = self.memory.apply(levels, output, observed)
+        self._history.ab = output  # the next frame is blended with what was shown
+        return output
 
     def blend_parts(self, levels: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, Blended | None]:
-        """``step``, and what its output blends into the prediction: the earlier output moved onto this frame, and
-        its weight (None after a cut)."""
+        """``step``'s flow smoothing (the scene memory aside), and what its output blends into the prediction: the
+        earlier output moved onto this frame, and its weight (None after a cut)."""
         current = frame_history(levels, predicted)
-        output, blended = predicted, None
+        output, blended, self.motion = predicted, None, None
         previous = self._history
         if previous is not None and self.same_shot(current, previous):
             link = self.link(levels, previous.lightness)
             if link is not None:
                 blended = Blended(link.warp(previous.ab), self.strength * link.trust)
+                self.motion = link
                 output = blend(predicted, blended.history, blended.weight)
             else:  # the flow explains almost nothing: a cut the cheaper cues missed
                 self.cuts += 1
@@ -120,33 +138,11 @@ class TemporalSmoother:
 
 
 @dataclass
-class MotionLink:
-    """Where each pixel of one frame is in another (``map_x``, ``map_y``), and how far the other frame's colour,
-    moved there, is to be trusted (0..1: its moved lightness matches)."""
-
-    map_x: np.ndarray
-    map_y: np.ndarray
-    trust: np.ndarray
-
-    def warp(self, planes: np.ndarray) -> np.ndarray:
-        """The other frame's (h, w[, C]) planes moved onto this frame's grid."""
-        return cv2.remap(planes, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-@dataclass
 class Blended:
     """What a smoothed frame took from elsewhere: planes moved onto it (h, w, C), and their weight (h, w)."""
 
     history: np.ndarray
     weight: np.ndarray
-
-
-def blend(predicted: np.ndarray, history: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """(h, w, C) prediction pulled toward the (moved) history by ``weight`` (h, w), 0..1."""
-    out = np.subtract(history, predicted, dtype=np.float32)
-    out *= weight[..., None]
-    out += predicted
-    return out
 
 
 def lightness_levels(lightness: torch.Tensor) -> np.ndarray:
@@ -168,9 +164,3 @@ def _layout(levels: np.ndarray) -> np.ndarray | None:
     thumbnail -= thumbnail.mean()
     norm = float(np.linalg.norm(thumbnail))
     return thumbnail / norm if norm > 1.0 else None
-
-
-@functools.lru_cache(maxsize=4)
-def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """x and y coordinates of every pixel, made once per size rather than once per frame."""
-    return np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))

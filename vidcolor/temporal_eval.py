@@ -41,9 +41,9 @@ class ClipFrames:
 
 
 def clip_paths(folder: Path) -> list[Path]:
-    """The clips of ``folder`` to score: colour clips, and night-vision pairs by their ``*_ir`` clip (the
-    ``*_rgb`` clip beside it, frame-synced, is its truth)."""
-    clips = sorted(folder.glob("*.mp4"))
+    """The clips of ``folder`` to score (or ``folder`` itself, a clip): colour clips, and night-vision pairs by
+    their ``*_ir`` clip (the ``*_rgb`` clip beside it, frame-synced, is its truth)."""
+    clips = [folder] if folder.is_file() else sorted(folder.glob("*.mp4"))
     return [clip for clip in clips if not (clip.stem.endswith(RGB_SUFFIX) and ir_partner(clip).is_file())]
 
 
@@ -130,13 +130,17 @@ def psnr_to_truth(lab: np.ndarray, truth_lab: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse))
 
 
-def run_name(mode: str, strength: float) -> str:
-    return "per-frame" if strength == 0 else f"{mode} {strength:g}"
+def run_name(mode: str, strength: float, remember: bool = True) -> str:
+    if strength == 0:
+        return "per-frame"
+    return f"{mode} {strength:g}" + ("" if remember else " no memory")
 
 
-def smoother_for(mode: str, strength: float) -> TemporalSmoother | LookAheadSmoother:
-    """``live``: the causal smoother; ``file``: the one that looks ahead."""
-    return TemporalSmoother(strength) if mode == "live" else LookAheadSmoother(strength)
+def smoother_for(mode: str, strength: float, remember: bool = True) -> TemporalSmoother | LookAheadSmoother:
+    """``live``: the causal smoother; ``file``: the one that looks ahead; ``remember``: with the scene memory."""
+    if mode == "live":
+        return TemporalSmoother(strength, remember=remember)
+    return LookAheadSmoother(strength, remember=remember)
 
 
 def _smoothed(smoother: TemporalSmoother | LookAheadSmoother, lightness: torch.Tensor,
@@ -163,10 +167,11 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
     runs = {"truth": clip.truth_lab}  # L*a*b* (T, 3, h, w) of each run
     cost_ms: dict[str, float] = {}
     resets: dict[str, list[int]] = {}  # frames where each smoother dropped its history (scene cuts)
-    for mode, strength in [("live", 0.0), *((mode, s) for s in strengths for mode in modes)]:
-        name = run_name(mode, strength)
+    smoothed = ((mode, s, remember) for s in strengths for remember in (False, True) for mode in modes)
+    for mode, strength, remember in [("live", 0.0, False), *smoothed]:
+        name = run_name(mode, strength, remember)
         started = time.perf_counter()
-        outputs, resets[name] = _smoothed(smoother_for(mode, strength), clip.lightness, predicted)
+        outputs, resets[name] = _smoothed(smoother_for(mode, strength, remember), clip.lightness, predicted)
         cost_ms[name] = (time.perf_counter() - started) / len(outputs) * 1e3
         # a*b*, and the correction to daylight L* where the model relights
         shown = [colorizer.relit(x[None], out[:, 2:]) if out.shape[1] == 3 else x[None]
@@ -215,18 +220,33 @@ def format_clips(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_memory(results: list[dict]) -> str:
+    """The scene memory's effect per clip, each smoothed run against the same run without it."""
+    scores = results[0]["scores"]
+    pairs = [(name, f"{name} no memory") for name in scores if f"{name} no memory" in scores]
+    width = max(len(r["clip"]) for r in results)
+    lines = ["The scene memory: CDC / the truth's and PSNR dB, without -> with",
+             f"{'clip':{width}} " + " ".join(f"{name:>31}" for name, _ in pairs)]  # fmt: skip
+    for result in results:
+        scores = result["scores"]
+        cells = [f"{scores[run]['cdc_to_truth']:6.2f}x -> {scores[name]['cdc_to_truth']:6.2f}x "
+                 f"{scores[name]['psnr'] - scores[run]['psnr']:+5.2f} dB" for name, run in pairs]  # fmt: skip
+        lines.append(f"{result['clip']:{width}} " + " ".join(cells))
+    return "\n".join(lines)
+
+
 def format_summary(summary: dict[str, dict[str, float]], clips: int) -> str:
-    base = summary["per-frame"]
+    base, width = summary["per-frame"], max(map(len, summary))
     lines = [f"{clips} clips; CDC and warping error lower is steadier; change vs per-frame in brackets",
-             f"{'run':12} {'CDC':>16} {'warp err':>16} {'PSNR dB':>14} {'ms/frame':>9}"]  # fmt: skip
+             f"{'run':{width}} {'CDC':>16} {'warp err':>16} {'PSNR dB':>14} {'ms/frame':>9}"]  # fmt: skip
     for name, s in summary.items():
         if name == "truth":
-            lines.append(f"{name:12} {s['cdc']:8.4f} {'':7} {s['warping_error']:8.2f}")
+            lines.append(f"{name:{width}} {s['cdc']:8.4f} {'':7} {s['warping_error']:8.2f}")
             continue
         cdc_change = 100 * (s["cdc"] / base["cdc"] - 1)
         warp_change = 100 * (s["warping_error"] / base["warping_error"] - 1)
         lines.append(
-            f"{name:12} {s['cdc']:8.4f} ({cdc_change:+4.0f}%) {s['warping_error']:8.2f} ({warp_change:+4.0f}%) "
+            f"{name:{width}} {s['cdc']:8.4f} ({cdc_change:+4.0f}%) {s['warping_error']:8.2f} ({warp_change:+4.0f}%) "
             f"{s['psnr']:7.2f} ({s['psnr'] - base['psnr']:+.2f}) {s['smoother_ms']:9.2f}"
         )
     return "\n".join(lines)

@@ -118,7 +118,7 @@ def build_eval_video_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="vidcolor eval-video", description="Flicker (CDC, warping error) and PSNR: per frame, and "
                      "smoothed as live does (causal) and as file mode does (looking ahead).")  # fmt: skip
     parser.add_argument("clips", type=Path, help="folder of colour clips (*.mp4, not searched recursively), or of "
-                        "night-vision *_ir.mp4 clips beside their frame-synced *_rgb.mp4")
+                        "night-vision *_ir.mp4 clips beside their frame-synced *_rgb.mp4; or one such clip")
     parser.add_argument("--smooth", type=float_list, default=[0.5, 0.7, 0.9], help="strengths to try")
     parser.add_argument("--frames", type=positive_int, default=90, help="frames per clip (default: 90)")
     add_model_options(parser)
@@ -131,7 +131,16 @@ def build_eval_video_parser() -> argparse.ArgumentParser:
 
 
 def run_eval_video(args: argparse.Namespace) -> int:
-    from ..temporal_eval import clip_paths, evaluate_clip, format_clips, format_summary, run_name, strip, summarise
+    from ..temporal_eval import (
+        clip_paths,
+        evaluate_clip,
+        format_clips,
+        format_memory,
+        format_summary,
+        run_name,
+        strip,
+        summarise,
+    )
 
     clips = clip_paths(args.clips)
     if not clips:
@@ -151,6 +160,7 @@ def run_eval_video(args: argparse.Namespace) -> int:
         results.append(result)
     summary = summarise(results)
     print(format_clips(results))
+    print(format_memory(results))
     print(format_summary(summary, len(results)))
     if args.json:
         public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]

@@ -1,0 +1,98 @@
+"""The scene memory on synthetic scenes: a still background whose predicted colour swings is held steady, live and
+in files; a moving thing keeps its own colour; a cut starts a new memory; a pan moves it with the view; a change of
+lighting keeps it; a known colour seeds it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_lookahead import run
+from test_temporal import SIDE, H, W, as_tensors, texture
+
+from vidcolor.lookahead import LookAheadSmoother
+from vidcolor.scene_memory import SceneMemory
+from vidcolor.temporal import TemporalSmoother, lightness_levels
+
+FRAMES = 60
+
+
+def swinging(t: int, colour: float = 0.0) -> np.ndarray:
+    """A prediction (2, H, W) whose a* swings slowly by +-20 around ``colour``, as the model's does on asphalt."""
+    ab = np.zeros((2, H, W), np.float32)
+    ab[0] = colour + 20 * np.sin(t / 4)
+    return ab
+
+
+def levels_of(frame: np.ndarray) -> np.ndarray:
+    """An L* frame (H, W) as the uint8 levels the smoother and the memory compare."""
+    return lightness_levels(as_tensors(frame, np.zeros((2, H, W), np.float32))[0])[0]
+
+
+def smoother_for(mode: str, remember: bool) -> TemporalSmoother | LookAheadSmoother:
+    return TemporalSmoother(0.9, remember=remember) if mode == "live" else LookAheadSmoother(0.9, remember=remember)
+
+
+@pytest.mark.parametrize("mode", ["live", "file"])
+def test_a_still_background_holds_its_colour_where_the_prediction_swings(mode):
+    frames = [(texture(0), swinging(t)) for t in range(FRAMES)]
+    swing = {remember: np.stack(run(smoother_for(mode, remember), frames))[FRAMES // 2 :, 0].std(axis=0).mean()
+             for remember in (False, True)}  # fmt: skip
+    assert swing[True] < 0.25 * swing[False] and swing[True] < 2.0, swing  # held within seconds (30 frames)
+
+
+def test_a_moving_thing_keeps_its_own_colour_and_leaves_no_trail():
+    background, square = texture(0), texture(9)[:SIDE, :SIDE] * 0.4 + 55
+    smoother, top, step = TemporalSmoother(0.9), 30, 3
+    for t in range(30):
+        left = 10 + step * (t % 25)  # across the frame and back to the start
+        frame, ab = background.copy(), swinging(t)
+        frame[top : top + SIDE, left : left + SIDE] = square
+        ab[0, top : top + SIDE, left : left + SIDE] = 40.0
+        out = smoother.step(levels_of(frame), ab.transpose(1, 2, 0))
+    inner = out[top + 6 : top + SIDE - 6, left + 6 : left + SIDE - 6, 0]
+    assert inner.mean() > 30.0  # its own colour, not the background's remembered one
+    far = out[top + 6 : top + SIDE - 6, 100:, 0]  # background the square never crossed: the memory's mean colour
+    assert np.abs(far).mean() < 8.0
+
+
+def test_a_cut_starts_a_new_memory():
+    smoother = TemporalSmoother(0.9)
+    run(smoother, [(texture(0), swinging(t, 30.0)) for t in range(30)])
+    before = smoother.memory
+    after = run(smoother, [(texture(5), swinging(0, -30.0))])[0]
+    assert smoother.cuts == 1 and smoother.memory is not before
+    assert np.allclose(after[0], -30.0, atol=1.0)  # nothing of the old shot's colour
+
+
+def test_a_pan_moves_the_memory_with_the_view():
+    wide = np.concatenate([texture(0), texture(1)], axis=1)  # the scene, twice as wide as the view
+    truth = np.where(np.arange(2 * W) < W, 30.0, -30.0).astype(np.float32)  # red left half, blue right half
+    frames, noise = [], np.random.default_rng(2)
+    for t in range(40):  # the view slides right 1 px a frame; each frame's prediction is off by up to 20
+        ab = np.zeros((2, H, W), np.float32)
+        ab[0] = truth[t : t + W] + noise.uniform(-20, 20)
+        frames.append((wide[:, t : t + W], ab))
+    smoother = TemporalSmoother(0.9)
+    outputs = run(smoother, frames)
+    error = np.abs(outputs[-1][0, :, 8:-8] - truth[39 + 8 : 39 + W - 8]).mean()
+    assert error < 6.0, error  # where the memory knows the view, its colour sits on the scene, not on the screen
+    assert not np.allclose(smoother.memory._placed, np.eye(3))  # it was moved with the view
+
+
+def test_a_change_of_lighting_keeps_the_memory():
+    smoother, still = TemporalSmoother(0.9), texture(0)
+    run(smoother, [(still, swinging(0, 30.0)) for _ in range(30)])
+    # the camera's exposure goes up by 10 L* over ten frames, while the model's colour turns to its opposite
+    brighter = run(smoother, [(still + t, swinging(0, -30.0)) for t in range(1, 11)])
+    assert brighter[-1][0].mean() > 20.0  # still the remembered colour
+    assert smoother.cuts == 0 and smoother.memory.confidence.min() > 10
+
+
+def test_a_known_colour_seeds_the_memory():
+    memory, levels = SceneMemory(), levels_of(texture(0))
+    observed = memory.observe(levels, np.zeros((H, W, 2), np.float32), None)
+    trust = np.zeros((H, W), np.float32)
+    trust[:, : W // 2] = 1.0  # the reference shows the left half
+    memory.seed(np.full((H, W, 2), 25.0, np.float32), trust, levels)
+    out = memory.apply(levels, np.zeros((H, W, 2), np.float32), observed)
+    assert np.allclose(out[:, 4 : W // 2 - 4], 25.0, atol=0.5) and np.abs(out[:, W // 2 + 4 :]).max() < 15.0
