@@ -31,8 +31,8 @@ def _fail_on_call(n: int, real):
 @pytest.mark.parametrize(
     "owner, method",
     [
-        (Colorizer, "model_input_of"), (Colorizer, "infer"), (Colorizer, "prediction_of"), (Colorizer, "chroma"),
-        (VideoFileSink, "write_frame"),
+        (Colorizer, "model_input_of"), (Colorizer, "run_network"), (Colorizer, "guide"), (Colorizer, "prediction_of"),
+        (Colorizer, "chroma"), (VideoFileSink, "write_frame"),
     ],  # fmt: skip
 )
 def test_failure_stops_everything(tmp_path, colorizer, monkeypatch, owner, method):

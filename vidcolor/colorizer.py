@@ -46,7 +46,7 @@ from .models.presets import (
     shipped_int8,
     shipped_weights,
 )
-from .temporal import TemporalSmoother
+from .temporal import MotionLink, TemporalSmoother
 
 log = logging.getLogger("vidcolor")
 
@@ -61,6 +61,18 @@ class Prediction:
     model_lightness: torch.Tensor
     ab: torch.Tensor
     relit: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkRun:
+    """What ``Colorizer.run_network`` hands ``Colorizer.guide``: the L* the network saw, its output, and where
+    hints are to be followed, the decoder's features and the hint planes; the reference's links to the frames."""
+
+    seen: torch.Tensor
+    out: torch.Tensor
+    features: torch.Tensor | None = None
+    hints: torch.Tensor | None = None
+    links: list[MotionLink | None] | None = None
 
 
 def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -141,19 +153,35 @@ class Colorizer:
         daylight: a black-hot thermal frame is shown to its white-hot model inverted (as the grey it is on screen,
         so the tones are the camera's). ``hints``: hint planes at the working size (B, 3, h, w), or None;
         ``reference``: a colour picture of the view, whose colours are taken where the frame shows it."""
+        return self.guide(self.run_network(model_input, hints, reference), reference)
+
+    def run_network(self, model_input: torch.Tensor, hints: torch.Tensor | None = None,
+                    reference: Reference | None = None) -> NetworkRun:  # fmt: skip
+        """``infer``'s first half, the network: a file pipeline runs it on the model's thread and ``guide`` on
+        the next one, so following hints and taking a reference's colour do not hold up the next frame's
+        network."""
         seen = self._seen(model_input)
         # heat, not light: a thermal frame is matched to its reference in place, not by lightness or by kind
         thermal = reference is not None and self.sensor.startswith("thermal")
         links = reference.links(model_input) if reference is not None and not thermal else None
         if links is not None and self.takes_hints:
             hints = merge_planes(hints, reference.kind_planes(model_input, links, self._describe))
-        out = self.backend.infer(seen) if hints is None else self.hinted_backend().infer_hinted(seen, hints)
+        if hints is None:
+            return NetworkRun(seen, self.backend.infer(seen), links=links)
+        out, features = self.hinted_backend().infer_with_features(seen)
+        return NetworkRun(seen, out, features, hints, links)
+
+    def guide(self, run: NetworkRun, reference: Reference | None = None) -> torch.Tensor:
+        """``infer``'s second half: the network's output moved toward its hints, then to the reference's colour
+        where the frame shows it."""
+        out = run.out if run.hints is None else self.hinted_backend().follow_hints(run.seen, run.hints, run.out,
+                                                                                   run.features)  # fmt: skip
         out = out if self.render == "daylight" else out[:, :2]
         if reference is None:
             return out
-        if thermal:
-            return reference.apply_to_thermal(seen, out)
-        return torch.cat((reference.apply(links, out[:, :2]), out[:, 2:]), dim=1)
+        if self.sensor.startswith("thermal"):
+            return reference.apply_to_thermal(run.seen, out)
+        return torch.cat((reference.apply(run.links, out[:, :2]), out[:, 2:]), dim=1)
 
     @torch.inference_mode()
     def _describe(self, lightness: torch.Tensor) -> torch.Tensor:

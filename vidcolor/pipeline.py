@@ -1,10 +1,12 @@
 """The file pipeline: a decoder thread, the model on the calling thread, a smoother thread, an encoder thread.
 
 The decoder's thread also makes each batch's model input (L* at the working size) and its hint planes; the model's
-thread only predicts colour (on a 2-core CPU it sets the pace: at 480p it spent 3-4 ms of each frame on that
-preparation, the decoder's thread under 1 ms on its own work); the smoother's thread steadies the colour against
-the frames before and after (it holds a window of them), and the encoder's thread brings it to full size and turns
-it into Cb/Cr planes, so on a CPU the model never waits for the colour maths.
+thread only runs the network (on a 2-core CPU it sets the pace: at 480p it spent 3-4 ms of each frame on that
+preparation, the decoder's thread under 1 ms on its own work); the smoother's thread follows the hints and takes a
+reference's colour (``Colorizer.guide``: 4-8 ms a hinted 480p frame, which on the model's thread cost every frame
+after it as much), then steadies the colour against the frames before and after (it holds a window of them), and
+the encoder's thread brings it to full size and turns it into Cb/Cr planes, so on a CPU the network never waits
+for the colour maths.
 
 Bounded queues join them, those after the model deep enough to take a look-ahead window's frames at once: the
 smoother hands on ``block`` frames together after its backward pass, and with shallower queues the model's thread
@@ -33,7 +35,7 @@ import torch
 from tqdm import tqdm
 
 from . import fragments, resume, safe_output
-from .colorizer import Colorizer, check_working_size
+from .colorizer import Colorizer, NetworkRun, check_working_size
 from .compare import LABELS, CompareMode, colour_left, compose_yuv, output_width
 from .errors import OutputError, VidcolorError, first_line
 from .guidance.hints import Hint
@@ -61,14 +63,15 @@ _FRAME_SLACK = 2  # frames a complete file may fall short of its declared durati
 class _Batch:
     """A batch on its way from the decoder to the model, the smoother and the encoder: the items in stream order
     (frames and the audio packets between them), the frames' Y' (B, H, W), the model's input L* (B, 1, h, w), the
-    frames' hint planes (B, 3, h, w) or None, and the model's output (B, C, h, w) once it ran, smoothed on the way
-    to the encoder (all but the items None for audio alone). Held at the model's size: a queue of them costs little
-    memory whatever the video's."""
+    frames' hint planes (B, 3, h, w) or None, what the network made of them (``network``), and the model's planes
+    (B, C, h, w), guided and smoothed on the smoother's thread (all but the items None for audio alone). Held at the
+    model's size: a queue of them costs little memory whatever the video's."""
 
     items: list[LumaFrame | av.Packet]
     luma: np.ndarray | None
     model_input: torch.Tensor | None
     hints: torch.Tensor | None
+    network: NetworkRun | None = None
     planes: torch.Tensor | None = None
 
 
@@ -329,8 +332,9 @@ def _run_threads(
             for raw, planes in ready:
                 _put(finished, replace(raw, planes=planes), abort)
 
-        while (raw := _get(inferred, abort)) is not _END:
-            hand_on(smoother.push(raw.model_input, raw.planes, raw))
+        while (raw := _get(inferred, abort)) is not _END:  # hints followed and a reference's colour taken here
+            planes = None if raw.network is None else guide.guide(raw.network)
+            hand_on(smoother.push(raw.model_input, planes, replace(raw, network=None)))
         hand_on(smoother.flush())  # the end, or Ctrl-C: the frames held are written too
         _put(finished, _END, abort)
 
@@ -364,8 +368,8 @@ def _run_threads(
     try:
         with clocks[1].running():  # the model's work; nothing else on this thread
             while (prepared := _get(decoded, abort)) is not _END:
-                planes = None if prepared.luma is None else guide.infer(prepared.model_input, prepared.hints)
-                _put(inferred, replace(prepared, planes=planes), abort)
+                network = None if prepared.luma is None else guide.run_network(prepared.model_input, prepared.hints)
+                _put(inferred, replace(prepared, network=network), abort)
             _put(inferred, _END, abort)
     except KeyboardInterrupt:
         interrupted = True

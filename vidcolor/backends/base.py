@@ -49,12 +49,22 @@ class Backend(ABC):
 
     @property
     def takes_hints(self) -> bool:
-        """Whether ``infer_hinted`` runs here (a graph built without what hints need cannot)."""
+        """Whether hinted frames run here (a graph built without what hints need cannot)."""
         return False
 
-    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
-        """``infer`` with hint planes (B, 3, H, W): a*b* and a mask (``models/hint_attention.py``)."""
+    def infer_with_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``infer``, and the decoder's features that ``follow_hints`` needs, where ``takes_hints``."""
         raise NotImplementedError(f"backend {self.NAME} runs a graph without hint inputs")
+
+    def follow_hints(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
+                     features: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """``infer_with_features``'s output moved toward hint planes (B, 3, H, W): a*b* and a mask
+        (``models/hint_attention.py``). Apart from the network, so a pipeline can run it on another thread."""
+        raise NotImplementedError(f"backend {self.NAME} runs a graph without hint inputs")
+
+    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        """``infer`` with hint planes: the two steps above at once."""
+        return self.follow_hints(lightness, hints, *self.infer_with_features(lightness))
 
     @abstractmethod
     def describe(self) -> str:

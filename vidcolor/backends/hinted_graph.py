@@ -53,14 +53,18 @@ class HintedGraph:
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
         return cls(session, model)
 
-    @torch.inference_mode()
-    def infer(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
-        """L* (B, 1, H, W) and hint planes (B, 3, H, W) -> a*b* (B, 2, H, W), as the model's own forward."""
+    def run(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """L* (B, 1, H, W) -> the graph's output and the decoder's features at the query grid."""
         feed = {INPUT_NAME: np.ascontiguousarray(lightness.numpy(), dtype=np.float32)}
         out, features = (torch.from_numpy(x) for x in self.session.run([OUTPUT_NAME, QUERY_FEATURES], feed))
+        return out, features
+
+    @torch.inference_mode()
+    def follow(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
+               features: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """``run``'s output moved toward hint planes (B, 3, H, W), as the model's own forward."""
         with _one_thread():
-            ab = self.model.follow_hints(features, lightness, hints, out[:, :2])
-        return ab if out.shape[1] == 2 else torch.cat((ab, out[:, 2:]), dim=1)
+            return self.model.with_hints(features, lightness, hints, out)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ absent; ``vidcolor.backends`` treats that as "not available"."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +35,28 @@ class OnnxRuntimeCPUBackend(Backend):
         path = graph or cached_onnx(model, cache_dir or default_engine_dir())
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.threads, self.precision = options.intra_op_num_threads, "int8" if graph else "float32"
-        self._hinted = HintedGraph.of(model, path, options)
+        self._model, self._path, self._options = model, path, options
+
+    @functools.cached_property
+    def _hinted(self) -> HintedGraph | None:
+        """Made at the first hinted frame: its graph editing and second session took 0.1-0.7 s of every run's
+        start-up, and most runs have no hints."""
+        return HintedGraph.of(self._model, self._path, self._options)
 
     @property
     def takes_hints(self) -> bool:
         return self._hinted is not None
 
-    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+    def infer_with_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self._hinted is None:
-            return super().infer_hinted(lightness, hints)
-        return self._hinted.infer(lightness, hints)
+            return super().infer_with_features(lightness)
+        return self._hinted.run(lightness)
+
+    def follow_hints(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
+                     features: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        if self._hinted is None:
+            return super().follow_hints(lightness, hints, out, features)
+        return self._hinted.follow(lightness, hints, out, features)
 
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:
         feed = {INPUT_NAME: np.ascontiguousarray(lightness.numpy(), dtype=np.float32)}

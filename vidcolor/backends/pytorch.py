@@ -36,8 +36,14 @@ class TorchCPUBackend(Backend):
         return True
 
     @torch.inference_mode()
-    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
-        return self.model(lightness.contiguous(memory_format=torch.channels_last), hints).contiguous()
+    def infer_with_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out, features = self.model.forward_with_features(lightness.contiguous(memory_format=torch.channels_last))
+        return out.contiguous(), features
+
+    @torch.inference_mode()
+    def follow_hints(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
+                     features: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        return self.model.with_hints(features, lightness, hints, out).contiguous()
 
     def describe(self) -> str:
         return f"cpu (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, float32, channels-last)"
@@ -78,10 +84,17 @@ class TorchCUDABackend(Backend):
         return True
 
     @torch.inference_mode()
-    def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+    def infer_with_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # no CUDA graph: hinted frames are the exception, and a graph per hint layout would not pay
         x = lightness.to(torch.float16).contiguous(memory_format=torch.channels_last)
-        return self.model(x, hints.to(torch.float16)).float()
+        out, features = self.model.forward_with_features(x)
+        return out.float(), features
+
+    @torch.inference_mode()
+    def follow_hints(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
+                     features: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        x, hints = lightness.to(torch.float16), hints.to(torch.float16)
+        return self.model.with_hints(features, x, hints, out.to(torch.float16)).float()
 
     @torch.inference_mode()
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:

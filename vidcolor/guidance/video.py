@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..colorizer import Colorizer
+from ..colorizer import Colorizer, NetworkRun
 from .hints import Hint
 from .reference import Reference
 from .track import HintTrack
@@ -16,7 +16,8 @@ from .track import HintTrack
 
 class VideoGuide:
     """Per stream, frames in order: ``hint_planes`` of each frame's time (made ahead of the model, on the file
-    pipeline's decoder thread), and ``infer``, ``Colorizer.infer`` with them and the reference."""
+    pipeline's decoder thread), and ``infer``, ``Colorizer.infer`` with them and the reference, or its two halves
+    (``run_network`` on the model's thread, ``guide`` on the smoother's)."""
 
     def __init__(self, colorizer: Colorizer, hints: Sequence[Hint] = (), reference: Reference | None = None) -> None:
         if hints:
@@ -30,4 +31,10 @@ class VideoGuide:
 
     def infer(self, model_input: torch.Tensor, hint_planes: torch.Tensor | None) -> torch.Tensor:
         """The model's input L* (B, 1, h, w) and the frames' ``hint_planes`` -> the model's planes."""
-        return self.colorizer.infer(model_input, hint_planes, self.reference)
+        return self.guide(self.run_network(model_input, hint_planes))
+
+    def run_network(self, model_input: torch.Tensor, hint_planes: torch.Tensor | None) -> NetworkRun:
+        return self.colorizer.run_network(model_input, hint_planes, self.reference)
+
+    def guide(self, run: NetworkRun) -> torch.Tensor:
+        return self.colorizer.guide(run, self.reference)

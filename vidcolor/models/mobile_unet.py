@@ -126,14 +126,23 @@ class MobileUNet(nn.Module):
 
     def forward(self, lightness: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """``hints`` (B, 3, H, W): a*b* and a mask (``hint_attention.py``), where the model takes them."""
+        out, features = self.forward_with_features(lightness)
+        return out if hints is None else self.with_hints(features, lightness, hints, out)
+
+    def forward_with_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """L* -> the automatic output (B, 2|3, H, W) and the decoder's features, which hints are followed in
+        (``with_hints``, then or later)."""
         features = self.decode(lightness)
         out = self.colour(features)
         if self.relight is not None:
             out = torch.cat((out, self.relight(features)), dim=1)
-        out = F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False)  # (B, 2|3, H, W)
-        if hints is None:
-            return out
-        return torch.cat((self.follow_hints(features, lightness, hints, out[:, :2]), out[:, 2:]), dim=1)
+        return F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False), features
+
+    def with_hints(self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor,
+                   out: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """The automatic output (B, 2|3, H, W) with its a*b* moved toward the hints; the daylight L* kept."""
+        ab = self.follow_hints(features, lightness, hints, out[:, :2])
+        return ab if out.shape[1] == 2 else torch.cat((ab, out[:, 2:]), dim=1)
 
     def colour(self, features: torch.Tensor) -> torch.Tensor:
         """The decoder's features -> the automatic a*b* at the output stride (B, 2, H/s, W/s)."""
