@@ -28,15 +28,17 @@ from .motion import MotionLink, blend, pixel_grid
 LIGHTNESS_TOLERANCE = 16.0  # L* levels (0..255) off the memory's at which a pixel stops counting as the background
 COLOUR_TOLERANCE = 8.0  # a*b* distance at which a sure memory weighs a prediction half
 SURE_AFTER = 3.0  # agreeing frames after which a pixel's memory is half sure (and half outweighs the frame)
-MOST_FRAMES = 600  # the memory is a mean over at most this many frames' worth (24 s at 25 fps): it still follows
+MOST_FRAMES = 600  # the memory is a mean over at most this many frames (24 s at 25 fps): it still follows
 LIGHTNESS_RATE = 0.05  # how fast the memory's lightness follows a matching frame's (lighting that drifts)
 FORGET_AFTER = 25.0  # frames over which unlikeness is averaged; a pixel past FORGET_LEVEL is learnt anew
 FORGET_LEVEL = 0.8
 EDGE = 5  # px: the neighbourhood whose lightness is compared with the memory's
 MOTION_TOLERANCE = 1.0  # px a pixel's flow may differ from the camera's and the pixel still count as standing still
 TEXTURE = 25.0  # Sobel response (L* levels) at which a pixel's flow counts half: texture that shows motion
+MOTION_AGREE = 0.8  # a motion is taken only from a frame its flow explains this far, fitting this share of samples
 MOTION_STEP = 16  # px between the flow samples the camera's motion is fitted on
-STILL = 0.1  # px: a fitted motion that moves no corner further is no motion (fitting noise)
+STILL = 0.3  # px: a fitted motion that moves no corner further is no motion (the flow is biased ~0.13 px
+# toward whatever moves on a still synthetic gradient; summed over frames that drifted the memory 4 px)
 RESAMPLE = 0.5  # px: the memory is moved onto the newest frame once the camera has moved this far
 
 Transform = np.ndarray  # (3, 3) float64: a frame's pixel -> the same point in another frame's coordinates
@@ -158,12 +160,12 @@ def camera_motion(link: MotionLink) -> Transform:
     grid_x, grid_y = pixel_grid(*link.map_x.shape)
     trusted = link.trust[::MOTION_STEP, ::MOTION_STEP] > 0.5
     motion = np.eye(3)
-    if trusted.sum() < 8:
+    if trusted.sum() < 8 or link.trust.mean() < MOTION_AGREE:  # a frame the flow half fails on: its fit is noise
         return motion
     source = np.stack([grid_x[::MOTION_STEP, ::MOTION_STEP][trusted], grid_y[::MOTION_STEP, ::MOTION_STEP][trusted]], 1)
     fitted, inliers = cv2.estimateAffinePartial2D(source, np.stack([map_x[trusted], map_y[trusted]], 1),
                                                   ransacReprojThreshold=1.0)  # fmt: skip
-    if fitted is None or inliers.mean() < 0.5:  # no one motion: the camera moved, but not as a whole
+    if fitted is None or inliers.mean() < MOTION_AGREE:  # no one motion: the camera moved, but not as a whole
         return motion
     motion[:2] = fitted
     height, width = link.map_x.shape
