@@ -271,6 +271,23 @@ def test_live_with_a_daytime_reference_shows_the_views_own_colour(tmp_path):
     assert chroma["reference"] < 0.5 * chroma["automatic"], chroma
 
 
+def test_a_reference_seeds_live_modes_scene_memory():
+    """The reference's colour, carried onto the frame by its links, is what the scene memory starts from: as many
+    agreeing frames where the reference holds, where the model's own first guess counts once."""
+    from vidcolor import Colorizer
+    from vidcolor.color import YuvFormat
+    from vidcolor.temporal import TemporalSmoother
+
+    day = traffic_truth(1)[0]
+    luma = cv2.cvtColor(day, cv2.COLOR_RGB2GRAY)[None]  # the same view in grey: the reference holds everywhere
+    colorizer, fmt = Colorizer(), YuvFormat(full_range=True, matrix="bt601")
+    plain, seeded = TemporalSmoother(0.9), TemporalSmoother(0.9)
+    colorizer.predict(luma, fmt, plain)
+    colorizer.predict(luma, fmt, seeded, Reference(day))
+    assert plain.memory.confidence.max() == 1.0
+    assert np.median(seeded.memory.confidence) > 10.0
+
+
 def traffic_truth(frames: int) -> list[np.ndarray]:
     import av
 

@@ -220,9 +220,11 @@ class Colorizer:
                     hints: Sequence[Hint] = (), reference: Reference | None = None) -> Prediction:  # fmt: skip
         """Full-size L* (B, 1, H, W) -> its prediction; daylight L* goes to full size along the picture's edges."""
         model_input = self.model_input(lightness)
-        out = self.infer(model_input, self._hint_planes(hints, model_input) if hints else None, reference)
-        if smoother is not None:
-            out = smoother(model_input, out)
+        run = self.run_network(model_input, self._hint_planes(hints, model_input) if hints else None, reference)
+        out = self.guide(run, reference)
+        if smoother is not None:  # a reference's colour, where it holds, seeds the scene memory
+            known = None if run.links is None else reference.known(run.links, *model_input.shape[-2:])
+            out = smoother(model_input, out, known)
         return self._finish(lightness, model_input, out)
 
     def _finish(self, lightness: torch.Tensor, model_input: torch.Tensor, out: torch.Tensor) -> Prediction:

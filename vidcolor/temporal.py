@@ -17,6 +17,7 @@ keeps the shot's scene memory (``scene_memory``), which does, and the next frame
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -30,6 +31,7 @@ from .scene_memory import SceneMemory, remember
 HISTOGRAM_BINS = 32
 LAYOUT_SIZE = (16, 12)  # thumbnail (width, height) whose correlation tells one shot from the next
 Payload = TypeVar("Payload")  # what a caller keeps with a batch while it is smoothed
+Known = tuple[np.ndarray, np.ndarray]  # a colour (h, w, C) known for a frame, and where it holds (h, w, 0..1)
 DEFAULT_SMOOTH = 0.9  # best CDC, warping error and PSNR of 0.5/0.7/0.9 on the shared clips (benchmarks/README.md)
 
 
@@ -66,14 +68,18 @@ class TemporalSmoother:
     def reset(self) -> None:
         self._history, self.memory, self.motion = None, None, None
 
-    def __call__(self, lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    def __call__(self, lightness: torch.Tensor, ab: torch.Tensor,
+                 known: Sequence[Known | None] | None = None) -> torch.Tensor:  # fmt: skip
         """L* (B, 1, h, w) and predicted a*b* (B, 2, h, w), frames in order -> smoothed a*b* (B, 2, h, w). Any
-        planes after a*b* (the daylight rendering's L*) are smoothed with them: (B, C, h, w)."""
+        planes after a*b* (the daylight rendering's L*) are smoothed with them: (B, C, h, w). ``known``: per
+        frame, a colour known to hold there (a reference's, ``Reference.known``), which seeds the scene memory."""
         if self.strength == 0.0:
             return ab
         predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
         levels = lightness_levels(lightness)
-        smoothed = np.stack([self.step(l8, new) for l8, new in zip(levels, predicted, strict=True)])
+        known = known or [None] * len(predicted)
+        smoothed = np.stack([self.step(l8, new, colour)
+                             for l8, new, colour in zip(levels, predicted, known, strict=True)])  # fmt: skip
         return torch.from_numpy(smoothed).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
 
     def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None,
@@ -84,12 +90,15 @@ class TemporalSmoother:
     def flush(self) -> list[tuple[Payload, torch.Tensor | None]]:
         return []
 
-    def step(self, levels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-        """One frame: its L* as uint8 levels (h, w) and predicted planes (h, w, C) -> the smoothed planes."""
+    def step(self, levels: np.ndarray, predicted: np.ndarray, known: Known | None = None) -> np.ndarray:
+        """One frame: its L* as uint8 levels (h, w) and predicted planes (h, w, C) -> the smoothed planes;
+        ``known`` as for ``__call__``."""
         output = self.blend_parts(levels, predicted)[0]
         if not self.remember:
             return output
         self.memory, observed = remember(self.memory, levels, predicted, self.motion)
+        if known is not None and known[0].shape[-1] == predicted.shape[-1]:  # not the daylight rendering's L*
+            self.memory.seed(*known, levels)
         output = self.memory.apply(levels, output, observed)
         self._history.ab = output  # the next frame is blended with what was shown
         return output

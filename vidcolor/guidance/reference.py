@@ -115,16 +115,19 @@ class Reference:
     def apply(self, links: Sequence[MotionLink | None], ab: torch.Tensor) -> torch.Tensor:
         """Predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where each frame's link (``links``) says it
         shows it."""
-        _, reference_ab, _ = self._sized(*ab.shape[-2:])
         predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
-        out = []
-        for link, frame_ab in zip(links, predicted, strict=True):
-            if link is None:
-                out.append(frame_ab)
-                continue
-            match = 1 - (1 - link.trust) ** MATCH_SHARPNESS
-            out.append(blend(frame_ab, link.warp(reference_ab), match))
+        out = [frame_ab if known is None else blend(frame_ab, *known)
+               for frame_ab, known in zip(predicted, self.known(links, *ab.shape[-2:]), strict=True)]  # fmt: skip
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
+
+    def known(self, links: Sequence[MotionLink | None], height: int,
+              width: int) -> list[tuple[np.ndarray, np.ndarray] | None]:  # fmt: skip
+        """Per frame, the reference's a*b* moved onto it (h, w, 2) and how far that holds (h, w, 0..1); None for a
+        frame that does not show the reference's view. What ``apply`` blends in, and what seeds the scene memory
+        (``TemporalSmoother``'s ``known``): the same colour, carried by the same links."""
+        _, reference_ab, _ = self._sized(height, width)
+        return [None if link is None else (link.warp(reference_ab), 1 - (1 - link.trust) ** MATCH_SHARPNESS)
+                for link in links]  # fmt: skip
 
     def kind_planes(self, model_input: torch.Tensor, links: Sequence[MotionLink | None],
                     describe: Describe) -> torch.Tensor | None:  # fmt: skip
