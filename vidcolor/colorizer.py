@@ -161,9 +161,7 @@ class Colorizer:
         the next one, so following hints and taking a reference's colour do not hold up the next frame's
         network."""
         seen = self._seen(model_input)
-        # heat, not light: a thermal frame is matched to its reference in place, not by lightness or by kind
-        thermal = reference is not None and self.sensor.startswith("thermal")
-        links = reference.links(model_input) if reference is not None and not thermal else None
+        links = reference.links(model_input) if reference is not None and not self._sees_heat else None
         if links is not None and self.takes_hints:
             hints = merge_planes(hints, reference.kind_planes(model_input, links, self._describe))
         if hints is None:
@@ -179,9 +177,14 @@ class Colorizer:
         out = out if self.render == "daylight" else out[:, :2]
         if reference is None:
             return out
-        if self.sensor.startswith("thermal"):
+        if self._sees_heat:
             return reference.apply_to_thermal(run.seen, out)
         return torch.cat((reference.apply(run.links, out[:, :2]), out[:, 2:]), dim=1)
+
+    @property
+    def _sees_heat(self) -> bool:
+        """Heat, not light: a thermal frame is matched to its reference in place, not by lightness or by kind."""
+        return self.sensor.startswith("thermal")
 
     @torch.inference_mode()
     def _describe(self, lightness: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ HINT_AREA = 25.0  # the pixels of one hint as training places it (5 x 5): a key 
 LOGIT_CAP, LOGIT_FLOOR = 30.0, 50.0  # logits lie in [-LOGIT_FLOOR, LOGIT_CAP]
 NOTHING_CAP = 10.0  # "nothing matches" at e^10 over the best hint: confidence under 5e-5, float16-safe
 # how closely a hint's chroma follows the room for it at another lightness: 1/2 left 5.3 % false colour on the
-# benchmark photos (10 hints, seed 0), 3/4 4.7 % (seeds 1, 2: 3.2, 3.5) at the same PSNR; 1 cost holdout 0.1 dB more
+# benchmark photos (10 hints, seed 0), 3/4 4.8 % (seeds 1, 2: 3.3, 3.6) at the same PSNR; 1 cost holdout 0.1 dB more
 SHARE_POWER = 0.75
 EPS = 1e-6
 EPS_UNIT = 1e-4  # F.normalize's own 1e-12 is zero in float16: an unhinted cell's zero key would turn NaN
