@@ -29,7 +29,7 @@ from .errors import OutputError, first_line
 from .guidance.reference import Reference
 from .live_pace import LivePace
 from .overlay import draw_lines, draw_lines_yuv
-from .sinks import VideoFileSink, encoded_size
+from .sinks import DEFAULT_X264_PRESET, VideoFileSink, encoded_size
 from .sources import VideoInfo
 from .temporal import DEFAULT_SMOOTH, TemporalSmoother
 
@@ -55,7 +55,7 @@ class LiveOptions:
     record_overlay: bool = False
     overwrite: bool = False
     crf: int = 20
-    preset: str = "veryfast"
+    preset: str = DEFAULT_X264_PRESET
     snapshot_dir: Path = Path(".")
     reference: Reference | None = None  # a colour picture of the camera's view: its colours where the view shows
     stats_every: float = 1.0  # seconds between printed stats lines without a window

@@ -34,9 +34,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Generic
 
+import cv2
 import numpy as np
 import torch
 
+from .motion import host_planes, weighted
 from .scene_memory import Observed, SceneMemory, remember
 from .temporal import Blended, MotionLink, Payload, TemporalSmoother, blend, lightness_levels
 
@@ -83,7 +85,7 @@ class LookAheadSmoother(Generic[Payload]):
         self._batches.append((payload, 0 if planes is None else len(planes), planes))
         if planes is not None:
             if self.strength == 0.0:
-                self._done.extend(planes.float().permute(0, 2, 3, 1).cpu().numpy())
+                self._done.extend(host_planes(planes))
             else:
                 self._take(lightness, planes)
                 if len(self._frames) >= 2 * self.block:
@@ -98,7 +100,7 @@ class LookAheadSmoother(Generic[Payload]):
 
     def _take(self, lightness: torch.Tensor, planes: torch.Tensor) -> None:
         levels = lightness_levels(lightness)
-        predicted = planes.float().permute(0, 2, 3, 1).cpu().numpy()
+        predicted = host_planes(planes)
         for frame_levels, frame_planes in zip(levels, predicted, strict=True):
             cuts = self.forward.cuts
             _, earlier = self.forward.blend_parts(frame_levels, frame_planes)
@@ -158,9 +160,8 @@ def two_sided(predicted: np.ndarray, earlier: Blended | None, later: Blended | N
     if earlier is None:
         return blend(predicted, later.history, later.weight)
     a, b = earlier.weight, later.weight
-    centre = 1.0 - np.maximum(a, b)
-    out = centre[..., None] * predicted
-    out += a[..., None] * earlier.history
-    out += b[..., None] * later.history
-    out /= (centre + a + b)[..., None]
-    return out
+    total = 1.0 - np.maximum(a, b)
+    total += a
+    total += b
+    out = blend(predicted, earlier.history, a / total)  # = P + a (E - P) / total + b (L - P) / total
+    return cv2.add(out, weighted(cv2.subtract(later.history, predicted), b / total), dst=out)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 
 @dataclass
@@ -25,12 +26,25 @@ class MotionLink:
         return cv2.remap(planes, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def host_planes(planes: torch.Tensor) -> np.ndarray:
+    """(B, C, h, w) planes -> (B, h, w, C) float32 on the host, contiguous: OpenCV copies a strided array first."""
+    return planes.float().permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
 def blend(predicted: np.ndarray, history: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """(h, w, C) prediction pulled toward the (moved) history by ``weight`` (h, w), 0..1."""
-    out = np.subtract(history, predicted, dtype=np.float32)
-    out *= weight[..., None]
-    out += predicted
-    return out
+    """(h, w, C) float32 prediction pulled toward the (moved) history by ``weight`` (h, w), 0..1."""
+    out = cv2.subtract(history, predicted)
+    out = weighted(out, weight, out)
+    return cv2.add(out, predicted, dst=out)
+
+
+def weighted(planes: np.ndarray, weight: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(h, w, C) float32 planes times ``weight`` (h, w): OpenCV's, a third of NumPy's time on C = 2 (numpy
+    broadcasts over a last axis of 2 elements at a time), and the smoothers do this several times a frame."""
+    weight = weight.astype(np.float32, copy=False)
+    if planes.ndim == 3:
+        weight = cv2.merge([weight] * planes.shape[2])
+    return cv2.multiply(planes, weight, dst=out)
 
 
 @functools.lru_cache(maxsize=4)

@@ -43,7 +43,7 @@ from .guidance.reference import Reference
 from .guidance.video import VideoGuide
 from .lookahead import DEFAULT_BLOCK, LookAheadSmoother
 from .overlay import draw_lines_yuv
-from .sinks import VideoFileSink, encoded_size
+from .sinks import DEFAULT_X264_PRESET, VideoFileSink, encoded_size
 from .sources import FileSource, LumaFrame, Segment
 from .stage_clock import PipelineTimes, StageClock, charge_wait
 from .temporal import DEFAULT_SMOOTH
@@ -148,7 +148,7 @@ def colorize_file(
     colorizer: Colorizer | None = None,
     overwrite: bool = False,
     crf: int = 18,
-    preset: str = "fast",
+    preset: str = DEFAULT_X264_PRESET,
     batch: int = 1,
     smooth: float = DEFAULT_SMOOTH,
     progress: bool = False,

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from .motion import MotionLink, blend, pixel_grid
+from .motion import MotionLink, blend, host_planes, pixel_grid
 from .scene_memory import SceneMemory, remember
 
 HISTOGRAM_BINS = 32
@@ -75,7 +75,7 @@ class TemporalSmoother:
         frame, a colour known to hold there (a reference's, ``Reference.known``), which seeds the scene memory."""
         if self.strength == 0.0:
             return ab
-        predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
+        predicted = host_planes(ab)  # (B, h, w, 2)
         levels = lightness_levels(lightness)
         known = known or [None] * len(predicted)
         smoothed = np.stack([self.step(l8, new, colour)

@@ -19,6 +19,7 @@ from ..compare import CompareMode
 from ..errors import InputError, VidcolorError, first_line
 from ..images import colorize_image_file
 from ..models.presets import ModelName, Precision, Render, Sensor
+from ..sinks import DEFAULT_X264_PRESET
 from ..temporal import DEFAULT_SMOOTH
 from .discover import Job
 
@@ -37,7 +38,7 @@ class ColorOptions:
     batch: int = 1
     smooth: float = DEFAULT_SMOOTH
     crf: int = 18
-    preset: str = "fast"
+    preset: str = DEFAULT_X264_PRESET
     saturation: float = 1.0
     compare: CompareMode = "off"
     sensor: Sensor = "visible"

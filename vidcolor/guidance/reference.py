@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ..color import rgb_to_lab
 from ..errors import InputError
+from ..motion import host_planes
 from ..temporal import FrameHistory, MotionLink, TemporalSmoother, blend, lightness_levels
 from .hints import Hint, batch_planes
 from .track import HintTrack
@@ -115,7 +116,7 @@ class Reference:
     def apply(self, links: Sequence[MotionLink | None], ab: torch.Tensor) -> torch.Tensor:
         """Predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where each frame's link (``links``) says it
         shows it."""
-        predicted = ab.float().permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, 2)
+        predicted = host_planes(ab)  # (B, h, w, 2)
         out = [frame_ab if known is None else blend(frame_ab, *known)
                for frame_ab, known in zip(predicted, self.known(links, *ab.shape[-2:]), strict=True)]  # fmt: skip
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
