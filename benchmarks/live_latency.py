@@ -1,5 +1,8 @@
 """Live mode on a real stream: processed fps, dropped frames and latency p50/p95, per size.
 
+``fps`` counts from the call (model warm-up and connecting included); ``shown_fps`` from the first picture shown
+to the last, the rate a viewer sees: with no frame dropped it is the camera's.
+
 A shared clip is scaled to each size, re-encoded with a keyframe every half second (as cameras stream), and
 served as MPEG-TS on loopback UDP in real time by the test suite's streamer; ``vidcolor live``'s own loop
 (``run_live``, headless) colorizes it. Latency runs from the moment a frame leaves the decoder to the moment its
@@ -37,6 +40,7 @@ def measure(colorizer: Colorizer, clip: Path, frames: int, smooth: float) -> dic
         result = run_live(capture, colorizer, LiveOptions(smooth=smooth, window=False, frames=frames,
                                                           stats_every=float("inf")))  # fmt: skip
     return {"frames": result.frames, "seconds": round(result.seconds, 2), "fps": round(result.fps, 2),
+            "shown_fps": round(result.shown_fps, 2),
             "source_fps": round(result.source_fps, 2), "dropped": result.dropped,
             "latency_p50_ms": round(result.latency_p50_ms, 1),
             "latency_p95_ms": round(result.latency_p95_ms, 1)}  # fmt: skip

@@ -328,3 +328,61 @@ def test_a_rotated_file_is_shown_and_recorded_upright(tmp_path, weights):
     recorded = luma_planes(tmp_path / "rec.mp4")
     assert recorded[0].shape == upright.shape == (96, 64)
     assert psnr(recorded[0], upright) > psnr(recorded[0], np.rot90(upright, 2)) + 5
+
+
+def test_the_network_runs_on_its_own_thread_beside_the_smoother(tmp_path, colorizer, monkeypatch):
+    """The two halves of a frame overlap: the network on its thread, smoothing and showing on the caller's."""
+    clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=12, fps=25)
+    threads: dict[str, list[str]] = {"network": [], "finish": []}
+    run_network, prediction_of_run = colorizer.run_network, colorizer.prediction_of_run
+
+    def network(*args, **kwargs):
+        threads["network"].append(threading.current_thread().name)
+        return run_network(*args, **kwargs)
+
+    def finish(*args, **kwargs):
+        threads["finish"].append(threading.current_thread().name)
+        return prediction_of_run(*args, **kwargs)
+
+    monkeypatch.setattr(colorizer, "run_network", network)
+    monkeypatch.setattr(colorizer, "prediction_of_run", finish)
+    capture = Capture(reader_factory(str(clip), timeout=5, rtsp_transport="tcp", loop=False), name=str(clip))
+    result = run_live(capture, colorizer, LiveOptions(window=False, stats_every=float("inf")))
+    assert result.frames + result.dropped == 12
+    main = threading.current_thread().name
+    assert threads["network"][0] == threads["finish"][0] == main  # the warm-up, before the source starts
+    assert set(threads["network"][1:]) == {"vidcolor-network"} and set(threads["finish"][1:]) == {main}
+    assert len(threads["finish"]) == result.frames + 1
+
+
+def test_an_error_of_the_network_stops_live_mode_with_it(tmp_path, colorizer, monkeypatch):
+    clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=50, fps=25)
+    run_network, calls = colorizer.run_network, []
+
+    def failing(*args, **kwargs):
+        calls.append(None)
+        if len(calls) == 4:
+            raise RuntimeError("the network broke")
+        return run_network(*args, **kwargs)
+
+    monkeypatch.setattr(colorizer, "run_network", failing)
+    capture = Capture(reader_factory(str(clip), timeout=5, rtsp_transport="tcp", loop=False), name=str(clip))
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="the network broke"):
+        run_live(capture, colorizer, LiveOptions(window=False, stats_every=float("inf")))
+    assert time.monotonic() - started < 1.5  # raised at once, not after the clip's 2 s
+    assert not any(thread.name == "vidcolor-network" for thread in threading.enumerate())
+
+
+def test_a_frame_inferred_before_the_working_size_changed_is_smoothed_without_error(colorizer):
+    """The pace changes the size while the network may hold a frame at the old one: the smoother restarts when
+    a frame of the new size reaches it."""
+    session = LiveSession(colorizer, LiveOptions(window=False))
+    luma = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 256, (96, 160), np.uint8), (0, 0), 3)
+    frame = LiveFrame(luma, True, captured_at=0.0)
+    old_size = session.infer(frame)
+    session.set_working_size(colorizer.size + 32)
+    new_size = session.infer(frame)
+    pictures = [session.finish(inferred) for inferred in (old_size, old_size, new_size, new_size)]
+    assert all(picture.cb.shape == (48, 80) for picture in pictures)
+    assert session.smoother._history.lightness.shape == tuple(new_size.model_input.shape[-2:])

@@ -224,6 +224,14 @@ class Colorizer:
         """Full-size L* (B, 1, H, W) -> its prediction; daylight L* goes to full size along the picture's edges."""
         model_input = self.model_input(lightness)
         run = self.run_network(model_input, self._hint_planes(hints, model_input) if hints else None, reference)
+        return self.prediction_of_run(lightness, model_input, run, smoother, reference)
+
+    def prediction_of_run(self, lightness: torch.Tensor, model_input: torch.Tensor, run: NetworkRun,
+                          smoother: TemporalSmoother | None = None,
+                          reference: Reference | None = None) -> Prediction:  # fmt: skip
+        """The prediction from the network's run (``run_network``) on ``model_input``, made from the full-size L*
+        ``lightness``: guided, smoothed, brought to full size. Live mode runs it on another thread than the
+        network."""
         out = self.guide(run, reference)
         if smoother is not None:  # a reference's colour, where it holds, seeds the scene memory
             known = None if run.links is None else reference.known(run.links, *model_input.shape[-2:])

@@ -1,9 +1,10 @@
 """Live mode: the newest frame of a camera or stream, colorized, shown in a window with its stats.
 
-Data flows one way: capture thread (latest frame wins) -> model and temporal smoother on this thread ->
-window and, with --record, an encoder thread. Where a frame takes longer than the camera's interval, the model's
-working size steps down until it fits, and back up when it can (``live_pace``). Latency is measured from the
-moment a frame left the decoder or camera to the moment its colour picture is ready to show.
+Data flows one way: capture thread (latest frame wins) -> the network on a thread of its own (``live_network``)
+-> temporal smoother on this thread -> window and, with --record, an encoder thread. Where a frame takes longer
+than the camera's interval, the model's working size steps down until it fits, and back up when it can
+(``live_pace``). Latency is measured from the moment a frame left the decoder or camera to the moment its colour
+picture is ready to show.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import torch
 
 from . import fragments, safe_output
 from .capture import Capture, LiveFrame, RateMeter
 from .color import SATURATION_MAX, YuvFormat
-from .colorizer import Colorizer
+from .colorizer import Colorizer, NetworkRun
 from .errors import OutputError, first_line
 from .guidance.reference import Reference
+from .live_network import NetworkThread
 from .live_pace import LivePace
 from .overlay import draw_lines, draw_lines_yuv
 from .sinks import DEFAULT_X264_PRESET, VideoFileSink, encoded_size
@@ -71,13 +74,15 @@ class LiveResult:
     latency_p95_ms: float
     source_fps: float  # over the last second before the end
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM, not by q, --frames or the end of a file
+    shown_fps: float = 0.0  # from the first picture shown to the last: the rate a viewer sees, start-up aside
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        return (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), dropped {self.dropped}, "
+        return (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps; shown at {self.shown_fps:.1f}), "
+                f"dropped {self.dropped}, "
                 f"latency p50 {self.latency_p50_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms, "
                 f"reconnects {self.reconnects}")  # fmt: skip
 
@@ -89,8 +94,11 @@ class LiveStats:
         self.frames = 0
         self._processed = RateMeter()
         self.latencies_ms: deque[float] = deque(maxlen=keep)
+        self._first_at = self._last_at = 0.0
 
     def add(self, frame: LiveFrame, ready_at: float) -> None:
+        self._first_at = ready_at if self.frames == 0 else self._first_at
+        self._last_at = ready_at
         self.frames += 1
         self._processed.tick(ready_at)
         self.latencies_ms.append((ready_at - frame.captured_at) * 1e3)
@@ -99,8 +107,26 @@ class LiveStats:
     def fps(self) -> float:
         return self._processed.rate()
 
+    @property
+    def shown_fps(self) -> float:
+        """Pictures a second from the first to the last."""
+        span = self._last_at - self._first_at
+        return (self.frames - 1) / span if span > 0 else 0.0
+
     def latency(self, percentile: float) -> float:
         return float(np.percentile(self.latencies_ms, percentile)) if self.latencies_ms else float("nan")
+
+
+@dataclass(frozen=True)
+class InferredFrame:
+    """A live frame after the network (``LiveSession.infer``): what ``LiveSession.finish`` needs of it."""
+
+    frame: LiveFrame
+    luma: np.ndarray  # (H, W) uint8: the Y' coloured (equalized where --equalize)
+    full_range: bool
+    lightness: torch.Tensor  # (1, 1, H, W) L*
+    model_input: torch.Tensor  # (1, 1, h, w) L* at the working size
+    run: NetworkRun
 
 
 @dataclass(frozen=True)
@@ -186,16 +212,33 @@ class LiveSession:
         self.saturation = options.saturation
         self.side_by_side = False
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)) if options.equalize else None
+        self._smoothed_shape: torch.Size | None = None  # the model input's of the last frame smoothed
 
     def colorize(self, frame: LiveFrame) -> ColourPicture:
+        return self.finish(self.infer(frame))
+
+    def infer(self, frame: LiveFrame) -> InferredFrame:
+        """``colorize``'s first half, the network: ``run_live`` runs it on a thread of its own."""
         luma, full_range = frame.luma, frame.full_range
         if self._clahe is not None:
             luma, full_range = self._clahe.apply(luma), True  # the equalized luma is what is shown
-        source_format = YuvFormat(full_range=full_range, matrix="bt601")  # only Y' is read: the matrix is moot
+        colorizer = self.colorizer
+        lightness = colorizer.lightness_from_luma(colorizer.upload(luma[None]), full_range)
+        model_input = colorizer.model_input(lightness)
+        run = colorizer.run_network(model_input, reference=self.options.reference)
+        return InferredFrame(frame, luma, full_range, lightness, model_input, run)
+
+    def finish(self, inferred: InferredFrame) -> ColourPicture:
+        """``colorize``'s second half: smoothed, brought to full size, as a picture to show."""
+        if inferred.model_input.shape != self._smoothed_shape:  # the working size changed: the history is moot
+            self.smoother.reset()
+            self._smoothed_shape = inferred.model_input.shape
         smoother = self.smoother if self.smoothing else None
-        prediction = self.colorizer.predict(luma[None], source_format, smoother, self.options.reference)
+        prediction = self.colorizer.prediction_of_run(inferred.lightness, inferred.model_input, inferred.run,
+                                                      smoother, self.options.reference)  # fmt: skip
         cb, cr = self.colorizer.chroma(prediction, DISPLAY_FORMAT, self.saturation)
-        grey = luma if full_range else _LIMITED_TO_FULL[luma]
+        luma = inferred.luma
+        grey = luma if inferred.full_range else _LIMITED_TO_FULL[luma]
         return ColourPicture(self.colorizer.luma(prediction, grey[None], DISPLAY_FORMAT)[0], cb[0], cr[0], grey)
 
     def warm_up(self) -> None:
@@ -206,10 +249,9 @@ class LiveSession:
         self.colorizer.predict(np.full((1, side, side), 128, np.uint8), DISPLAY_FORMAT)
 
     def set_working_size(self, size: int) -> None:
-        """The model's working size from the next frame on (``LivePace``); the smoother's history was at the old
-        one."""
+        """The model's working size from the next frame the network takes on (``LivePace``); ``finish`` restarts
+        the smoother's history, which was at the old one, when that frame comes."""
         self.colorizer.size = size
-        self.smoother.reset()
 
     def toggle_smoothing(self) -> None:
         self.smoothing = not self.smoothing
@@ -241,6 +283,7 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
     session, stats, pace = LiveSession(colorizer, options), LiveStats(), LivePace(colorizer.size)
     window: _Window | None = None
     recorder: Recorder | None = None
+    network: NetworkThread | None = None
     started = last_print = time.monotonic()
     interrupted, record_origin = False, 0.0
     try:
@@ -251,11 +294,13 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
         window = _Window(options.snapshot_dir) if options.window else None
         session.warm_up()
         capture.start()
+        network = NetworkThread(capture, session.infer).start()
         while options.frames is None or stats.frames < options.frames:
-            frame = None if window is not None and window.paused else capture.take(timeout=0.05)
-            if frame is not None:
-                frame_started = time.monotonic()
-                picture = session.colorize(frame)
+            network.hold(window is not None and window.paused)
+            inferred = None if window is not None and window.paused else network.take(timeout=0.05)
+            if inferred is not None:
+                (inferred, network_seconds), finish_started = inferred, time.monotonic()
+                frame, picture = inferred.frame, session.finish(inferred)
                 stats.add(frame, time.monotonic())
                 lines = stats_lines(stats, capture, colorizer.backend.NAME, session)
                 if options.record is not None:
@@ -268,9 +313,10 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
                             lines if options.record_overlay else None)  # fmt: skip
                 if window is not None:
                     window.show(session.view(picture), lines)
-                if pace.frame_done(time.monotonic() - frame_started, capture.source_fps):
+                # the two threads overlap: the slower stage is a frame's cost
+                if pace.frame_done(max(network_seconds, time.monotonic() - finish_started), capture.source_fps):
                     session.set_working_size(pace.size)
-            elif capture.ended:
+            elif network.idle:  # the source has ended and its last frame is shown
                 break
             elif window is not None:  # no new frame (paused, or the stream is down): keep the figures current
                 window.redraw(stats_lines(stats, capture, colorizer.backend.NAME, session))
@@ -285,13 +331,15 @@ def run_live(capture: Capture, colorizer: Colorizer, options: LiveOptions) -> Li
         interrupted = True
     finally:
         source_fps = capture.source_fps
+        if network is not None:
+            network.stop()
         capture.stop()
         if recorder is not None:
             recorder.close()
         if window is not None:
             window.close()
     return LiveResult(stats.frames, capture.dropped, capture.reconnects, time.monotonic() - started,
-                      stats.latency(50), stats.latency(95), source_fps, interrupted)  # fmt: skip
+                      stats.latency(50), stats.latency(95), source_fps, interrupted, stats.shown_fps)  # fmt: skip
 
 
 def _check_no_cut_recording(path: Path, *, overwrite: bool) -> None:
