@@ -60,11 +60,10 @@ class LookAheadSmoother(Generic[Payload]):
     (``payload``); batches come back from ``push`` and ``flush`` in order, each once all its frames are smoothed,
     as (payload, smoothed planes (B, C, h, w)). ``strength`` as for the live smoother; 0 hands every batch back at
     once, untouched. ``remember``: a still background takes its colour from the shot's scene memory, which has
-    seen the frames after too. Off by default until a resumed run carries the memory over: warmed up on 60 frames
-    instead of the whole shot before, its colour at the seam is 1.0 Cb/Cr level off the unbroken run's (the resume
-    test allows 0.5)."""
+    seen the frames after too (a resumed run or a split segment rebuilds it from the frames before it:
+    ``pipeline.WARM_UP_FRAMES``)."""
 
-    def __init__(self, strength: float, *, block: int = DEFAULT_BLOCK, remember: bool = False) -> None:
+    def __init__(self, strength: float, *, block: int = DEFAULT_BLOCK, remember: bool = True) -> None:
         if block < 1:
             raise ValueError(f"block must be at least 1, got {block}")
         self.forward = TemporalSmoother(strength)

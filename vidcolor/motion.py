@@ -47,6 +47,18 @@ def weighted(planes: np.ndarray, weight: np.ndarray, out: np.ndarray | None = No
     return cv2.multiply(planes, weight, dst=out)
 
 
+def squared_norm(planes: np.ndarray) -> np.ndarray:
+    """(h, w, C) float32 -> (h, w) the sum of squares over C: a matrix product, a fifth of einsum's time."""
+    squares = cv2.multiply(planes, planes)
+    return (squares.reshape(-1, squares.shape[-1]) @ np.ones(squares.shape[-1], np.float32)).reshape(planes.shape[:2])
+
+
+@functools.lru_cache(maxsize=4)
+def pixel_points(height: int, width: int) -> np.ndarray:
+    """(h, w, 2) float32: every pixel's x, y."""
+    return cv2.merge(pixel_grid(height, width))
+
+
 @functools.lru_cache(maxsize=4)
 def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """x and y coordinates of every pixel, made once per size rather than once per frame."""

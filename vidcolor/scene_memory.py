@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .motion import MotionLink, blend, pixel_grid
+from .motion import MotionLink, blend, pixel_grid, pixel_points, squared_norm, weighted
 
 LIGHTNESS_TOLERANCE = 16.0  # L* levels (0..255) off the memory's at which a pixel stops counting as the background
 COLOUR_TOLERANCE = 8.0  # a*b* distance at which a sure memory weighs a prediction half
@@ -95,19 +95,21 @@ class SceneMemory:
         looks_alike, shifted = self._match(lightness)
         match = looks_alike if still is None else looks_alike * still
         # a sure memory weighs a prediction by how far it agrees; an unsure one takes every prediction alike
-        difference = predicted - self.planes
-        distance = np.einsum("hwc,hwc->hw", difference, difference) / COLOUR_TOLERANCE**2
+        difference = cv2.subtract(predicted, self.planes)
+        distance = squared_norm(difference) / COLOUR_TOLERANCE**2
         sure = self.confidence / (self.confidence + SURE_AFTER)
         weight = match * (1 - sure * distance / (1 + distance))
         total = self.confidence + weight
-        self.planes += (weight / np.maximum(total, 1e-6))[..., None] * difference
+        cv2.add(self.planes, weighted(difference, weight / np.maximum(total, 1e-6)), dst=self.planes)
         self.confidence = np.minimum(total, MOST_FRAMES, out=total)
         self.lightness += (LIGHTNESS_RATE * match) * (shifted - self.lightness)
         self.unlike += (1 - looks_alike - self.unlike) / FORGET_AFTER
         # something else stands there now, or the camera has just brought it into view: learn it anew
         gone = (self.unlike > FORGET_LEVEL) | (self.confidence < 0.5)
         if gone.any():
-            self.planes[gone], self.lightness[gone] = predicted[gone], lightness[gone]
+            mask = gone.view(np.uint8)
+            for plane, value in ((self.planes, predicted), (self.lightness, lightness)):
+                cv2.copyTo(value, mask, plane)  # in place; a tenth of NumPy's masked assignment
             self.confidence[gone], self.unlike[gone] = 1.0, 0.0
         return Observed(self._newest.copy(), still)
 
@@ -176,11 +178,11 @@ def _moves_with(link: MotionLink, motion: Transform, lightness: np.ndarray) -> n
     """How far each pixel moved as the camera did (``motion``) by its flow (``link``): toward 0 where it moved on its
     own (a car, a walker). Only texture shows motion: on flat ground the flow is dragged along by whatever moves
     nearby (2-4 px on the asphalt around a passing car), so there the lightness alone decides (1)."""
-    grid_x, grid_y = pixel_grid(*link.map_x.shape)
-    off_x = link.map_x - (motion[0, 0] * grid_x + motion[0, 1] * grid_y + motion[0, 2])
-    off_y = link.map_y - (motion[1, 0] * grid_x + motion[1, 1] * grid_y + motion[1, 2])
-    moved = 1 - np.exp(-(off_x * off_x + off_y * off_y) / MOTION_TOLERANCE**2)
-    texture = cv2.blur(cv2.Sobel(lightness, -1, 1, 0) ** 2 + cv2.Sobel(lightness, -1, 0, 1) ** 2, (EDGE, EDGE))
+    with_camera = cv2.transform(pixel_points(*link.map_x.shape), motion[:2])  # where the camera took each pixel
+    off = cv2.subtract(cv2.merge([link.map_x, link.map_y]), with_camera)
+    moved = 1 - np.exp(squared_norm(off) * np.float32(-1 / MOTION_TOLERANCE**2))
+    across, down = cv2.Sobel(lightness, -1, 1, 0), cv2.Sobel(lightness, -1, 0, 1)
+    texture = cv2.blur(cv2.add(cv2.multiply(across, across), cv2.multiply(down, down)), (EDGE, EDGE))
     return 1 - moved * texture / (texture + TEXTURE**2)
 
 

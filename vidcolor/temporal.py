@@ -32,6 +32,11 @@ HISTOGRAM_BINS = 32
 LAYOUT_SIZE = (16, 12)  # thumbnail (width, height) whose correlation tells one shot from the next
 Payload = TypeVar("Payload")  # what a caller keeps with a batch while it is smoothed
 Known = tuple[np.ndarray, np.ndarray]  # a colour (h, w, C) known for a frame, and where it holds (h, w, 0..1)
+# L* levels (0..255) of difference between a frame and the one before moved onto it at which trust falls to 1/e:
+# 16, as the scene memory's, against 6 before: CDC / truth on the six shared clips fell on every one (traffic
+# file 1.97 -> 1.58x, live 3.20 -> 2.21x; pedestrians 4.25 -> 2.76x / 7.46 -> 5.11x), warping error too, PSNR
+# within 0.02 dB or up (benchmarks/README.md, issue 33); 24 gained a little more for more risk of trails
+LUMA_TOLERANCE = 16.0
 DEFAULT_SMOOTH = 0.9  # best CDC, warping error and PSNR of 0.5/0.7/0.9 on the shared clips (benchmarks/README.md)
 
 
@@ -48,7 +53,7 @@ class TemporalSmoother:
     ``remember``: ``step`` also keeps the shot's scene memory (``scene_memory``) and takes a still background's
     colour from it."""
 
-    def __init__(self, strength: float, *, remember: bool = True, luma_tolerance: float = 6.0,
+    def __init__(self, strength: float, *, remember: bool = True, luma_tolerance: float = LUMA_TOLERANCE,
                  cut_distance: float = 0.3, min_layout_correlation: float = 0.7,
                  min_trusted: float = 0.25) -> None:  # fmt: skip
         if not 0.0 <= strength <= 1.0:
