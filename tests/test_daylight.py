@@ -62,7 +62,11 @@ def test_a_fresh_relight_head_starts_from_the_sensors_picture():
 
 
 def test_the_rendering_follows_the_sensor_and_the_model(daylight_weights, weights):
-    assert daylight(daylight_weights).render == DEFAULT_RENDER["thermal"]
+    """Every sensor's default keeps the camera's brightness (issue 34: daylight hides what is hot); daylight is
+    there where asked for."""
+    assert DEFAULT_RENDER["thermal"] == DEFAULT_RENDER["thermal-blackhot"] == DEFAULT_RENDER["nir"] == "sensor"
+    assert daylight(daylight_weights).render == "sensor"
+    assert daylight(daylight_weights, "daylight").render == "daylight"
     assert daylight(daylight_weights, "sensor").render == "sensor"
     assert Colorizer(backend="cpu", size=TEST_SIZE, weights=daylight_weights).render == "sensor"  # visible light
     assert Colorizer(backend="cpu", size=TEST_SIZE, weights=weights, sensor="thermal").render == "sensor"

@@ -5,7 +5,8 @@ Each clip is colorized from its luma alone at the model's working size. Reported
 CDC (colour distribution consistency: Jensen-Shannon divergence of a*, b* histograms between frames 1, 2 and 4
 apart), warping error (a*b* of frame t against frame t-1 warped by flow computed on the TRUE colour frames,
 occluded pixels masked by a forward-backward check), PSNR of the RGB against the truth (with the L* the output
-shows: the picture's own, or the daylight rendering's), and the smoother's cost.
+shows: the picture's own, or the daylight rendering's), and the smoother's cost. For a night sensor also the
+hot-object contrast (``train/hot_contrast.py``): how visible what is hot stays in the L* shown, against the sensor's.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .lookahead import LookAheadSmoother
 from .sources import FileSource, luma_plane
 from .temporal import TemporalSmoother, pixel_grid
 from .train.data import IR_SUFFIX, RGB_SUFFIX, ir_partner, rgb_partner
+from .train.hot_contrast import HOT_SHARE, hot_contrast, hot_is_bright, mean_of_measured
 
 CDC_GAPS = (1, 2, 4)
 HISTOGRAM_BINS = 64
@@ -185,6 +187,10 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
             scores[name]["psnr"] = psnr_to_truth(lab, clip.truth_lab)
             scores[name]["smoother_ms"] = cost_ms[name]
             scores[name]["cdc_to_truth"] = scores[name]["cdc"] / scores["truth"]["cdc"]
+    if colorizer.sensor != "visible":  # night: what is hot against the rest, in the L* shown (the truth's too)
+        sensor, bright = clip.lightness[:, 0].numpy(), hot_is_bright(colorizer.sensor)
+        for name, lab in runs.items():
+            scores[name]["hot_contrast"] = hot_contrast(lab[:, 0], sensor, hot_is_bright=bright)
     return {"clip": path.name, "frames": len(clip.lightness), "size": list(clip.lightness.shape[-2:]),
             "scores": scores, "cuts": resets, "_runs": runs}  # fmt: skip
 
@@ -202,10 +208,10 @@ def strip(result: dict, names: list[str], path: Path, rows: int = 4) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(grid, axis=0).astype(np.uint8), cv2.COLOR_RGB2BGR))
 
 
-def summarise(results: list[dict]) -> dict[str, dict[str, float]]:
-    """Each run's scores averaged over the clips."""
+def summarise(results: list[dict]) -> dict[str, dict[str, float | None]]:
+    """Each run's scores averaged over the clips (each over those where it was measured)."""
     names = results[0]["scores"].keys()
-    return {name: {metric: float(np.mean([r["scores"][name][metric] for r in results]))
+    return {name: {metric: mean_of_measured([r["scores"][name][metric] for r in results])
                    for metric in results[0]["scores"][name]} for name in names}  # fmt: skip
 
 
@@ -217,6 +223,23 @@ def format_clips(results: list[dict]) -> str:
     for result in results:
         ratios = " ".join(f"{result['scores'][name]['cdc_to_truth']:10.2f}x" for name in names)
         lines.append(f"{result['clip']:{width}} {ratios}")
+    return "\n".join(lines)
+
+
+def format_hot_contrast(results: list[dict]) -> str | None:
+    """Night sensors: each clip's hot-object contrast per run and the truth's, and their means (None: not
+    measured, a visible-light model)."""
+    if "hot_contrast" not in results[0]["scores"]["truth"]:
+        return None
+    names = [*(name for name in results[0]["scores"] if name != "truth"), "truth"]
+    width, column = max(len("mean"), *(len(r["clip"]) for r in results)), max(map(len, names))
+    summary = summarise(results)
+    lines = [f"Hot-object contrast, output / sensor: mean L* over the sensor's hottest {HOT_SHARE:.0%} of pixels "
+             "minus over the rest, over the sensor's own (1: as visible as the sensor shows it)",
+             f"{'clip':{width}} " + " ".join(f"{name:>{column}}" for name in names)]  # fmt: skip
+    for clip, scores in [*((r["clip"], r["scores"]) for r in results), ("mean", summary)]:
+        cells = ("-" if (v := scores[name]["hot_contrast"]) is None else f"{v:.2f}x" for name in names)
+        lines.append(f"{clip:{width}} " + " ".join(f"{cell:>{column}}" for cell in cells))
     return "\n".join(lines)
 
 

@@ -135,6 +135,7 @@ def run_eval_video(args: argparse.Namespace) -> int:
         clip_paths,
         evaluate_clip,
         format_clips,
+        format_hot_contrast,
         format_memory,
         format_summary,
         run_name,
@@ -162,6 +163,8 @@ def run_eval_video(args: argparse.Namespace) -> int:
     print(format_clips(results))
     print(format_memory(results))
     print(format_summary(summary, len(results)))
+    if (hot := format_hot_contrast(results)) is not None:  # night sensors
+        print(hot)
     if args.json:
         public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]
         args.json.write_text(json.dumps({"mean": summary, "clips": public}, indent=2) + "\n")

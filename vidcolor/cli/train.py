@@ -195,6 +195,7 @@ def format_scores(scores: dict) -> str:
     photos that count for them ('-': none did), then how many counted."""
     from ..train.chroma_errors import legend
     from ..train.evaluate import BELOW_GREY_DB
+    from ..train.hot_contrast import HOT_SHARE
 
     chroma = {"false_colour_pct": ("false %", 8), "lost_colour_pct": ("lost %", 7), "wrong_hue_pct": ("hue %", 6)}
 
@@ -214,4 +215,10 @@ def format_scores(scores: dict) -> str:
     lines.append(f"{'photos counted':14} {'':8} {'':7} {'':14} {columns(counted)}")
     lines.append(f"vidcolor is more than {BELOW_GREY_DB:g} dB below grey's PSNR on "
                  f"{scores['vidcolor']['photos_3db_below_grey']} of {scores['photos']} photos")  # fmt: skip
+    if "hot_contrast" in scores["vidcolor"]:  # a night sensor's
+        truth = scores["truth"]["hot_contrast"]
+        lines.append(f"hot-object contrast, output / sensor: vidcolor {scores['vidcolor']['hot_contrast']:.2f}x"
+                     + ("" if truth is None else f", truth {truth:.2f}x") + " (grey, the sensor frame: 1)")
+        lines.append(f"hot-object contrast: (mean L* over the sensor's hottest {HOT_SHARE:.0%} of pixels - over the "
+                     "rest) / the sensor's own")  # fmt: skip
     return "\n".join([*lines, *legend()])

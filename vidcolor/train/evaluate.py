@@ -1,5 +1,6 @@
 """Quality on held-out photos against the grey (a*b* = 0) baseline: PSNR, SSIM, colourfulness, and what a viewer
-notices (false colour, lost colour, wrong hue: ``chroma_errors.py``), scored at each photo's own size."""
+notices (false colour, lost colour, wrong hue: ``chroma_errors.py``; for a night sensor, how visible what is hot
+stays: ``hot_contrast.py``), scored at each photo's own size."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..guidance.hints import truth_hints
 from ..guidance.reference import Reference
 from .chroma_errors import ChromaErrors, chroma_errors, mean_chroma_errors
 from .data import IR_SUFFIX, list_images, pair_frames, read_pair, read_rgb
+from .hot_contrast import hot_contrast, hot_is_bright, lightness, mean_of_measured
 
 SHEET_ROWS = 12
 SHEET_HEIGHT = 160
@@ -62,22 +64,31 @@ class PhotoScores:
     ssim: float
     colourfulness: float
     chroma: ChromaErrors
+    hot_contrast: float | None = None  # night sensors: what is hot, as visible as the sensor shows it = 1
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"psnr": self.psnr, "ssim": self.ssim, "colourfulness": self.colourfulness, **asdict(self.chroma)}
+        night = {} if self.hot_contrast is None else {"hot_contrast": self.hot_contrast}
+        return {"psnr": self.psnr, "ssim": self.ssim, "colourfulness": self.colourfulness, **asdict(self.chroma),
+                **night}  # fmt: skip
 
 
-def score_photo(prediction: np.ndarray, truth: np.ndarray) -> PhotoScores:
-    """All scores of one prediction against its truth, both uint8 RGB (H, W, 3) of the same size."""
-    return PhotoScores(
-        psnr(prediction, truth), ssim(prediction, truth), colourfulness(prediction), chroma_errors(prediction, truth)
-    )
+def score_photo(prediction: np.ndarray, truth: np.ndarray, sensor: np.ndarray | None = None,
+                hot_is_bright: bool = True) -> PhotoScores:  # fmt: skip
+    """All scores of one prediction against its truth, both uint8 RGB (H, W, 3) of the same size; ``sensor``:
+    a night sensor's frame (uint8 RGB, the same size), against which the hot-object contrast is measured."""
+    contrast = None if sensor is None else hot_contrast(lightness(prediction), lightness(sensor),
+                                                        hot_is_bright=hot_is_bright)  # fmt: skip
+    return PhotoScores(psnr(prediction, truth), ssim(prediction, truth), colourfulness(prediction),
+                       chroma_errors(prediction, truth), contrast)  # fmt: skip
 
 
 def _mean_scores(photos: list[PhotoScores]) -> dict:
-    """Means over the photos; each chroma error over the photos that count for it (see ``mean_chroma_errors``)."""
+    """Means over the photos; each chroma error over the photos that count for it (see ``mean_chroma_errors``);
+    the hot-object contrast where it was measured."""
     plain = {field: float(np.mean([getattr(p, field) for p in photos])) for field in ("psnr", "ssim", "colourfulness")}
-    return {**plain, **mean_chroma_errors([p.chroma for p in photos])}
+    contrast = mean_of_measured([p.hot_contrast for p in photos])
+    night = {} if contrast is None else {"hot_contrast": contrast}
+    return {**plain, **mean_chroma_errors([p.chroma for p in photos]), **night}
 
 
 def grey_baseline(rgb: np.ndarray) -> np.ndarray:
@@ -110,18 +121,24 @@ def evaluate(
     ``vidcolor`` also counts the photos more than ``BELOW_GREY_DB`` under the grey baseline's PSNR; ``per_photo``
     holds every photo's scores (file name, then the two rows). ``hints``: that many hints from each photo's truth
     (``truth_hints``), placed by ``hint_seed`` and the photo's index, so every model gets the same ones;
-    ``reference``: one colour picture of the view every photo shares (frames of one fixed camera)."""
+    ``reference``: one colour picture of the view every photo shares (frames of one fixed camera). A night
+    sensor's colorizer is also scored by its hot-object contrast (``hot_contrast``): vidcolor's and the truth's
+    against the sensor frame (the grey baseline, which is the sensor frame, keeps 1 by definition)."""
     paths = (pair_frames(photos) or list_images(photos))[:limit]
     rows: dict[str, list[PhotoScores]] = {"vidcolor": [], "grey": []}
     truth_colourfulness: list[float] = []
+    truth_contrast: list[float | None] = []
+    night, bright = colorizer.sensor != "visible", hot_is_bright(colorizer.sensor)
     sheet_rows: list[np.ndarray] = []
     for index, path in enumerate(tqdm(paths, unit="photo", disable=not progress)):
         given, grey, truth = scored_images(path)
         known = truth_hints(truth, hints, torch.Generator().manual_seed(hint_seed * 100_003 + index)) if hints else ()
         coloured = colorizer.colorize_image(given, hints=known, reference=reference)
-        rows["vidcolor"].append(score_photo(coloured, truth))
+        rows["vidcolor"].append(score_photo(coloured, truth, given if night else None, bright))
         rows["grey"].append(score_photo(grey, truth))
         truth_colourfulness.append(colourfulness(truth))
+        if night:
+            truth_contrast.append(hot_contrast(lightness(truth), lightness(given), hot_is_bright=bright))
         if sheet is not None and index % max(1, len(paths) // SHEET_ROWS) == 0 and len(sheet_rows) < SHEET_ROWS:
             captions = (caption(rows["grey"][-1], chroma=False), caption(rows["vidcolor"][-1]), [])
             sheet_rows.append(_sheet_row((grey, coloured, truth), captions))
@@ -131,7 +148,8 @@ def evaluate(
         "folder": str(photos),
         "size": colorizer.size,
         "hints": hints or 0,
-        "truth": {"colourfulness": float(np.mean(truth_colourfulness))},
+        "truth": {"colourfulness": float(np.mean(truth_colourfulness)),
+                  **({"hot_contrast": mean_of_measured(truth_contrast)} if night else {})},
         "vidcolor": {**_mean_scores(rows["vidcolor"]), "photos_3db_below_grey": below_grey},
         "grey": _mean_scores(rows["grey"]),
         "per_photo": [{"photo": path.name, **{name: scores[i].as_dict() for name, scores in rows.items()}}
