@@ -288,6 +288,26 @@ def test_a_reference_seeds_live_modes_scene_memory():
     assert np.median(seeded.memory.confidence) > 10.0
 
 
+def test_a_reference_seeds_file_modes_scene_memory():
+    """The same in file mode: the guide's known colour goes with the frame into the look-ahead smoother."""
+    from vidcolor import Colorizer
+    from vidcolor.guidance.video import VideoGuide
+    from vidcolor.lookahead import LookAheadSmoother
+
+    day = traffic_truth(1)[0]
+    colorizer = Colorizer()
+    luma = torch.from_numpy(cv2.cvtColor(day, cv2.COLOR_RGB2GRAY))[None]
+    model_input = colorizer.model_input(colorizer.lightness_from_luma(luma, True))
+    memories = {}
+    for name, reference in (("plain", None), ("seeded", Reference(day))):
+        guide, smoother = VideoGuide(colorizer, reference=reference), LookAheadSmoother(0.9)
+        run = guide.run_network(model_input, None)
+        smoother.push(model_input, guide.guide(run), name, guide.known(run, model_input))
+        memories[name] = smoother._memory
+    assert memories["plain"].confidence.max() == 1.0
+    assert np.median(memories["seeded"].confidence) > 10.0
+
+
 def traffic_truth(frames: int) -> list[np.ndarray]:
     import av
 

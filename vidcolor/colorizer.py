@@ -181,6 +181,12 @@ class Colorizer:
             return reference.apply_to_thermal(run.seen, out)
         return torch.cat((reference.apply(run.links, out[:, :2]), out[:, 2:]), dim=1)
 
+    @staticmethod
+    def known(run: NetworkRun, reference: Reference | None, model_input: torch.Tensor) -> list | None:
+        """Per frame of ``run``, the reference's colour carried onto it and where it holds (``Reference.known``),
+        which seeds a smoother's scene memory; None without a reference matched by lightness."""
+        return None if run.links is None else reference.known(run.links, *model_input.shape[-2:])
+
     @property
     def _sees_heat(self) -> bool:
         """Heat, not light: a thermal frame is matched to its reference in place, not by lightness or by kind."""
@@ -234,8 +240,7 @@ class Colorizer:
         network."""
         out = self.guide(run, reference)
         if smoother is not None:  # a reference's colour, where it holds, seeds the scene memory
-            known = None if run.links is None else reference.known(run.links, *model_input.shape[-2:])
-            out = smoother(model_input, out, known)
+            out = smoother(model_input, out, self.known(run, reference, model_input))
         return self._finish(lightness, model_input, out)
 
     def _finish(self, lightness: torch.Tensor, model_input: torch.Tensor, out: torch.Tensor) -> Prediction:

@@ -31,6 +31,7 @@ that then keeps growing). Frames of a shot that has since been cut keep their ow
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic
 
@@ -40,7 +41,7 @@ import torch
 
 from .motion import host_planes, weighted
 from .scene_memory import Observed, SceneMemory, remember
-from .temporal import Blended, MotionLink, Payload, TemporalSmoother, blend, lightness_levels
+from .temporal import Blended, Known, MotionLink, Payload, TemporalSmoother, blend, lightness_levels
 
 DEFAULT_BLOCK = 24  # frames handed on per window; the window holds twice as many
 
@@ -78,15 +79,16 @@ class LookAheadSmoother(Generic[Payload]):
     def cuts(self) -> int:
         return self.forward.cuts
 
-    def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None,
-             payload: Payload) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
-        """A batch in (``lightness`` and ``planes`` None for a batch of no frames), the batches now ready out."""
+    def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None, payload: Payload,
+             known: Sequence[Known | None] | None = None) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
+        """A batch in (``lightness`` and ``planes`` None for a batch of no frames), the batches now ready out.
+        ``known``: per frame, a colour known to hold there (``Reference.known``), which seeds the scene memory."""
         self._batches.append((payload, 0 if planes is None else len(planes), planes))
         if planes is not None:
             if self.strength == 0.0:
                 self._done.extend(host_planes(planes))
             else:
-                self._take(lightness, planes)
+                self._take(lightness, planes, known or [None] * len(planes))
                 if len(self._frames) >= 2 * self.block:
                     self._smooth(self.block)
         return self._ready()
@@ -97,10 +99,10 @@ class LookAheadSmoother(Generic[Payload]):
             self._smooth(len(self._frames))
         return self._ready()
 
-    def _take(self, lightness: torch.Tensor, planes: torch.Tensor) -> None:
+    def _take(self, lightness: torch.Tensor, planes: torch.Tensor, known: Sequence[Known | None]) -> None:
         levels = lightness_levels(lightness)
         predicted = host_planes(planes)
-        for frame_levels, frame_planes in zip(levels, predicted, strict=True):
+        for frame_levels, frame_planes, colour in zip(levels, predicted, known, strict=True):
             cuts = self.forward.cuts
             _, earlier = self.forward.blend_parts(frame_levels, frame_planes)
             if self._frames and self.forward.cuts == cuts:
@@ -109,6 +111,8 @@ class LookAheadSmoother(Generic[Payload]):
             observed = None
             if self.remember:
                 self._memory, observed = remember(self._memory, frame_levels, frame_planes, self.forward.motion)
+                if colour is not None:
+                    self._memory.seed(*colour, frame_levels)
             self._frames.append(_Frame(frame_levels, frame_planes, earlier, self._memory, observed))
 
     def _smooth(self, count: int) -> None:

@@ -334,8 +334,10 @@ def _run_threads(
                 _put(finished, replace(raw, planes=planes), abort)
 
         while (raw := _get(inferred, abort)) is not _END:  # hints followed and a reference's colour taken here
-            planes = None if raw.network is None else guide.guide(raw.network)
-            hand_on(smoother.push(raw.model_input, planes, replace(raw, network=None)))
+            planes, known = None, None
+            if raw.network is not None:  # a reference's colour, where it holds, seeds the scene memory
+                planes, known = guide.guide(raw.network), guide.known(raw.network, raw.model_input)
+            hand_on(smoother.push(raw.model_input, planes, replace(raw, network=None), known))
         hand_on(smoother.flush())  # the end, or Ctrl-C: the frames held are written too
         _put(finished, _END, abort)
 

@@ -69,9 +69,12 @@ class SceneMemory:
     def seed(self, planes: np.ndarray, trust: np.ndarray, levels: np.ndarray, frames: float = MOST_FRAMES) -> None:
         """A known colour (h, w, C) of the newest frame's view, e.g. a reference picture's moved onto it, taken as
         ``frames`` agreeing predictions where ``trust`` (h, w, 0..1) says it holds; call after that frame's
-        ``observe``. ``levels``: that frame's L*."""
+        ``observe``. ``levels``: that frame's L*. A colour of other planes than the memory's (a*b* where the memory
+        also holds the daylight rendering's L*) says nothing of them: it is not taken."""
         if self.planes is None:
             raise ValueError("seed a memory after observing the frame the colour is given for")
+        if planes.shape[-1] != self.planes.shape[-1]:
+            return
         weight = (frames * trust).astype(np.float32)
         total = self.confidence + weight
         self.planes += (weight / np.maximum(total, 1e-6))[..., None] * (planes - self.planes)

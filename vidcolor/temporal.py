@@ -87,10 +87,10 @@ class TemporalSmoother:
                              for l8, new, colour in zip(levels, predicted, known, strict=True)])  # fmt: skip
         return torch.from_numpy(smoothed).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
 
-    def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None,
-             payload: Payload) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
+    def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None, payload: Payload,
+             known: Sequence[Known | None] | None = None) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
         """The file pipeline's interface, ``LookAheadSmoother``'s: here each batch comes back at once."""
-        return [(payload, None if planes is None else self(lightness, planes))]
+        return [(payload, None if planes is None else self(lightness, planes, known))]
 
     def flush(self) -> list[tuple[Payload, torch.Tensor | None]]:
         return []
@@ -102,7 +102,7 @@ class TemporalSmoother:
         if not self.remember:
             return output
         self.memory, observed = remember(self.memory, levels, predicted, self.motion)
-        if known is not None and known[0].shape[-1] == predicted.shape[-1]:  # not the daylight rendering's L*
+        if known is not None:
             self.memory.seed(*known, levels)
         output = self.memory.apply(levels, output, observed)
         self._history.ab = output  # the next frame is blended with what was shown

@@ -38,3 +38,6 @@ class VideoGuide:
 
     def guide(self, run: NetworkRun) -> torch.Tensor:
         return self.colorizer.guide(run, self.reference)
+
+    def known(self, run: NetworkRun, model_input: torch.Tensor) -> list | None:
+        return self.colorizer.known(run, self.reference, model_input)
