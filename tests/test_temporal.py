@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -110,3 +111,21 @@ def test_eval_video_reports_per_frame_both_smoothers_and_truth(tmp_path, weights
     for run in ("truth", "per-frame", "live 0.5", "file 0.5", "CDC / the truth's CDC", "moving.mp4"):
         assert run in result.stdout
     assert cv2.imread(str(tmp_path / "strips" / "moving.jpg")) is not None
+
+
+def test_eval_video_refuses_a_clip_with_no_colour_to_score_against(tmp_path, weights):
+    grey = tmp_path / "thermal.mp4"
+    with av.open(str(grey), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for t in range(6):
+            picture = np.tile(np.linspace(0, 255, 160, dtype=np.float32) + 8 * t, (96, 1)).clip(0, 255)
+            frame = av.VideoFrame.from_ndarray(picture.astype(np.uint8), format="gray").reformat(format="yuv420p")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    result = run_cli("eval-video", grey, "--weights", weights, "--size", TEST_SIZE, "--backend", "cpu",
+                     "--frames", "6", "-q")  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "vidcolor: error: thermal.mp4 has no colour to score against: a grey or infrared clip is scored only beside "
+        "its colour partner (NAME_rgb.mp4 beside NAME_ir.mp4)"]

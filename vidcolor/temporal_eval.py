@@ -23,6 +23,7 @@ import torch
 
 from .color import lab_to_rgb, rgb_to_lab
 from .colorizer import Colorizer
+from .errors import InputError
 from .guidance.reference import Reference
 from .guidance.video import VideoGuide
 from .lookahead import LookAheadSmoother
@@ -162,6 +163,9 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
                   modes: tuple[str, ...] = ("live", "file"), reference: str | None = None) -> dict:  # fmt: skip
     """``reference`` ``first``: the clip's own first frame in colour is the reference (``guidance.reference``)."""
     clip = load_clip(colorizer, path, frames)
+    if np.abs(clip.truth_lab[:, 1:]).max() < 1.0:  # CDC and PSNR against grey say nothing of colour
+        raise InputError(f"{path.name} has no colour to score against: a grey or infrared clip is scored only "
+                         f"beside its colour partner (NAME{RGB_SUFFIX}.mp4 beside NAME{IR_SUFFIX}.mp4)")
     first = Reference(_rgb(clip.truth_lab[0]).transpose(1, 2, 0).astype(np.uint8)) if reference == "first" else None
     guide = VideoGuide(colorizer, reference=first)
     predicted = [guide.infer(x[None].to(colorizer.device), None).cpu() for x in clip.lightness]
