@@ -252,7 +252,7 @@ def test_int8_without_its_graph_is_one_sentence():
 
 
 def test_bench_defaults_to_a_short_run_and_says_what_a_fuller_one_takes():
-    from vidcolor.cli import build_bench_parser
+    from vidcolor.cli.bench import build_bench_parser
 
     args = build_bench_parser().parse_args([])
     assert (args.sizes, args.batches) == (["480p"], [1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -33,6 +34,7 @@ from vidcolor.train.data import source_balanced_weights
 from vidcolor.train.evaluate import colourfulness, evaluate, grey_baseline
 from vidcolor.train.loop import TrainConfig, state_path, train
 from vidcolor.train.losses import BINS_PER_AXIS, Rebalancing, ab_histogram, colour_loss
+from vidcolor.train.pack import PackedPhotos, PackSettings, list_packs, pack_photos
 
 
 def test_lab_round_trips_through_opencv():
@@ -116,6 +118,50 @@ def test_source_balancing_caps_each_collection():
     weights = source_balanced_weights(images, cap=100)
     assert weights[:900].sum().item() == pytest.approx(100.0)  # thinned to the cap
     assert weights[900:].sum().item() == pytest.approx(30.0)  # every photo of a small collection kept
+
+
+def test_packed_photos_train_a_loadable_model(photo_folder, weights, tmp_path):
+    """Issue 34: photos packed small (scaled, squared, re-encoded) into shards within their size; training reads the
+    shards, decoding in a DataLoader worker, and writes weights that load and a card that names the packs."""
+    packs = tmp_path / "packs"
+    limit = 5000  # bytes: the six photos (a few hundred bytes each) need several shards
+    settings = PackSettings(side=72, shard_mib=limit / 2**20)
+    index = pack_photos(photo_folder, packs, settings, progress=False)
+    shards = list_packs(packs)
+    assert len(shards) == len(index["shards"]) > 1 and index["photos"] == 6
+    assert all(shard.stat().st_size <= limit for shard in shards)
+    packed = PackedPhotos(shards)
+    assert sorted(str(name) for name in packed.names) == sorted(p.name for p in photo_folder.iterdir())
+    assert all(packed.read(i).shape == (3, 72, 72) for i in range(len(packed)))  # 96x80 -> 86x72, squared
+    out = tmp_path / "from-packs.pt"
+    # a process of its own, as benchmarks/gpu_train.sh runs it: a DataLoader worker forked from pytest's process
+    # left it to crash later (a segmentation fault once OpenVINO and PyAV had run in it too)
+    trained = run_cli("train", packs, "--steps", "3", "--crop", "64", "--batch", "4", "--workers", "1", "--threads",
+                      "1", "--init-from", weights, "--source-cap", "4", "--out", out, "-q")  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    summary = json.loads(out.with_suffix(".json").read_text())["training"]
+    assert summary["steps"] == 3 and summary["data"]["packs"] == [s.name for s in shards]
+    colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=out)
+    assert colorizer.colorize_image(np.zeros((40, 50), np.uint8)).shape == (40, 50, 3)
+
+
+def test_gpu_train_script_plans_one_call_within_its_ten_minutes(tmp_path):
+    """benchmarks/gpu_train.sh as far as a machine without a GPU runs it quickly: one-line errors, and a plan whose
+    time caps fit one device call (600 s). Its CPU run (--cpu) is vidcolor/train/README.md's, not a test."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_train.sh"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=60)
+
+    for args in (["--bogus"], ["--out"], ["--model", "huge", "--dry-run"], ["--minutes", "x", "--dry-run"]):
+        result = run(*args)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    planned = run("--out", str(tmp_path / "plan"), "--dry-run", "--model", "quality", "--", "--lr", "5e-4")
+    assert planned.returncode == 0, planned.stderr
+    plan = [line for line in planned.stdout.splitlines() if line.startswith("would run")]
+    assert len(plan) == 2 and "vidcolor train packs --model quality" in plan[1] and plan[1].endswith("--lr 5e-4")
+    assert "--init-from vidcolor/weights/quality.pt" in plan[1] and "--minutes 7.5" in plan[1]
+    assert sum(int(line.split("(")[1].split(" s)")[0]) for line in plan) <= 600
 
 
 def test_eval_scores_are_finite_and_grey_has_no_colour(photo_folder, colorizer, tmp_path):

@@ -1,44 +1,42 @@
 """Command line: collects arguments, calls the public API, turns failures into one-line messages. One module per
-command; `options` holds what they share."""
+command, imported when that command runs (so `vidcolor train` needs no PyAV: a GPU machine that takes 64 MiB of
+files a call has no room for its 35-MiB wheel); `options` holds what they share."""
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import importlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import VidcolorError, first_line
-from .batch import build_batch_parser, run_batch
-from .bench import build_bench_parser, build_eval_video_parser, run_bench, run_eval_video
-from .colorize import build_parser, run_colorize
-from .live import build_live_parser, run_live
 from .options import EXIT_ERROR, EXIT_INTERRUPTED, log
-from .serve import build_serve_parser, run_serve
-from .train import (
-    build_eval_parser,
-    build_quantize_parser,
-    build_train_hints_parser,
-    build_train_parser,
-    run_eval,
-    run_quantize,
-    run_train,
-    run_train_hints,
-)
 
+# command -> (its module in vidcolor/cli, the function that builds its parser, the one that runs it)
 COMMANDS = {
-    "batch": (build_batch_parser, run_batch),
-    "train": (build_train_parser, run_train),
-    "train-hints": (build_train_hints_parser, run_train_hints),
-    "eval": (build_eval_parser, run_eval),
-    "quantize": (build_quantize_parser, run_quantize),
-    "eval-video": (build_eval_video_parser, run_eval_video),
-    "bench": (build_bench_parser, run_bench),
-    "live": (build_live_parser, run_live),
-    "serve": (build_serve_parser, run_serve),
+    "batch": ("batch", "build_batch_parser", "run_batch"),
+    "train": ("train", "build_train_parser", "run_train"),
+    "train-hints": ("train", "build_train_hints_parser", "run_train_hints"),
+    "pack-photos": ("pack", "build_pack_parser", "run_pack"),
+    "eval": ("train", "build_eval_parser", "run_eval"),
+    "quantize": ("train", "build_quantize_parser", "run_quantize"),
+    "eval-video": ("bench", "build_eval_video_parser", "run_eval_video"),
+    "bench": ("bench", "build_bench_parser", "run_bench"),
+    "live": ("live", "build_live_parser", "run_live"),
+    "serve": ("serve", "build_serve_parser", "run_serve"),
 }
+Command = tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]
+
+
+def command(name: str) -> Command:
+    """A command's parser builder and runner; without a name, colorizing a file (``vidcolor IN -o OUT``)."""
+    module, build, run = COMMANDS[name] if name else ("colorize", "build_parser", "run_colorize")
+    loaded = importlib.import_module(f".{module}", __name__)
+    return getattr(loaded, build), getattr(loaded, run)
 
 
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
@@ -51,20 +49,20 @@ def _refuse_mistyped_command(argv: Sequence[str]) -> None:
         return
     close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1, cutoff=0.6)
     if close:
-        build_parser().error(f"no command or file named {argv[0]!r}; did you mean 'vidcolor {close[0]}'?")
+        command("")[0]().error(f"no command or file named {argv[0]!r}; did you mean 'vidcolor {close[0]}'?")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:  # `vidcolor` alone: what it does and its commands, not a complaint about a missing input
-        build_parser().print_help()
+        command("")[0]().print_help()
         return 0
     _refuse_mistyped_command(argv)
     if argv and argv[0] in COMMANDS:
-        build, run = COMMANDS[argv[0]]
+        build, run = command(argv[0])
         args = build().parse_args(argv[1:])
     else:
-        build, run = build_parser, run_colorize
+        build, run = command("")
         args = build().parse_args(argv)
     logging.basicConfig(format="vidcolor: %(message)s", level=logging.WARNING if args.quiet else logging.INFO)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # `kill` finishes the file like Ctrl-C

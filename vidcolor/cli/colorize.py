@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="vidcolor",
         description="Colorize a grayscale video (or an image, or a folder of images).",
-        epilog="other commands: vidcolor batch, live, serve, train, quantize, eval, eval-video, bench "
+        epilog="other commands: vidcolor batch, live, serve, train, pack-photos, quantize, eval, eval-video, bench "
                "(each with --help)",
     )
     parser.add_argument("input", type=Path, help="video file, image file, or folder of images")

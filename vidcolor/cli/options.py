@@ -17,7 +17,6 @@ from ..compare import COMPARE_MODES
 from ..guidance.reference import Reference
 from ..models import SIZE_MULTIPLE
 from ..models.presets import MODEL_NAMES, PRECISIONS, RENDERS, SENSORS
-from ..sinks import DEFAULT_X264_PRESET
 from ..temporal import DEFAULT_SMOOTH
 
 log = logging.getLogger("vidcolor")
@@ -103,6 +102,8 @@ def crf(text: str) -> int:
 
 
 def add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    from ..sinks import DEFAULT_X264_PRESET  # here, not above: the training commands need no PyAV
+
     parser.add_argument("--crf", type=crf, default=18, help="x264 constant rate factor, 0-51 (default: 18)")
     parser.add_argument("--preset", choices=X264_PRESETS, default=DEFAULT_X264_PRESET,
                         help=f"x264 preset (default: {DEFAULT_X264_PRESET})")

@@ -1,10 +1,12 @@
 """Training images: any folder of colour pictures, or of night-vision pairs (``*_ir`` grey frame beside its aligned
-``*_rgb`` colour frame), served as random flipped crops (uint8, channels first)."""
+``*_rgb`` colour frame), served as random flipped crops (uint8, channels first). Photos packed small for a GPU
+machine (``pack.py``) are served the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePath
+from typing import Any
 
 import cv2
 import torch
@@ -68,12 +70,12 @@ def read_pair(ir_frame: Path) -> torch.Tensor:
 
 
 
-def source_of(image: Path) -> str:
+def source_of(image: PurePath) -> str:
     """The collection a photo came from: its file name up to the last underscore (``caltech101_000123.webp``)."""
     return image.stem.rpartition("_")[0] or image.stem
 
 
-def source_balanced_weights(images: list[Path], cap: int) -> torch.Tensor:
+def source_balanced_weights(images: Sequence[PurePath], cap: int) -> torch.Tensor:
     """Sampling weights (one per image) under which no collection gives more than ``cap`` photos an epoch.
 
     Collections smaller than ``cap`` keep every photo once an epoch; larger ones are thinned to ``cap``, so a
@@ -96,13 +98,14 @@ def read_rgb(path: Path) -> torch.Tensor:
 
 class RandomCrops(Dataset):
     """One random ``crop``x``crop`` window of each image, flipped left-right half of the time; ``read`` loads an
-    image as uint8 (C, H, W): ``read_rgb``, or ``read_pair`` for night-vision pairs (crop and flip alike).
+    image as uint8 (C, H, W): ``read_rgb``, or ``read_pair`` for night-vision pairs (crop and flip alike), or a
+    photo pack's ``PackedPhotos.read`` (``images`` are then its indices: ``pack.py``).
 
     Images smaller than the crop are scaled up first. Randomness comes from torch, which the DataLoader
     seeds per worker.
     """
 
-    def __init__(self, images: list[Path], crop: int, read: Callable[[Path], torch.Tensor] = read_rgb) -> None:
+    def __init__(self, images: Sequence[Any], crop: int, read: Callable[[Any], torch.Tensor] = read_rgb) -> None:
         self.images, self.crop, self.read = images, crop, read
 
     def __len__(self) -> int:

@@ -1,8 +1,9 @@
 """The training loop: random crops -> Lab on the device -> L* in, a*b* out -> rebalanced loss.
 
 The network is a preset's (`vidcolor/models/presets.py`) on MobileNetV2's ImageNet weights, read from the
-TFLite file. The encoder stays frozen while the decoder learns; from ``finetune_from`` (a fraction of the
-budget) its deepest stage trains too, at ``finetune_lr_scale`` times the rate. AdamW with warm-up and a cosine
+TFLite file. The photos come from a folder, or from the shards ``vidcolor pack-photos`` made of one (``pack.py``).
+The encoder stays frozen while the decoder learns; from ``finetune_from`` (a fraction of the budget) its deepest
+stage trains too, at ``finetune_lr_scale`` times the rate. AdamW with warm-up and a cosine
 decay over the budget (steps or minutes), mixed precision on CUDA, a resumable state file beside the output,
 and the shipped fp16 format at the end (the whole network, encoder included).
 """
@@ -15,6 +16,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from .data import (
     source_balanced_weights,
 )
 from .losses import Rebalancing, ab_histogram, colour_loss, lightness_loss
+from .pack import PackedPhotos, list_packs, read_index
 
 log = logging.getLogger("vidcolor")
 
@@ -121,10 +124,11 @@ def pair_batch(pairs: torch.Tensor, device: torch.device) -> tuple[torch.Tensor,
     return grey_to_lightness(grey / 255), truth[:, 1:], truth[:, :1]
 
 
-def estimate_rebalancing(images: list, mix: float, device: torch.device, seed: int) -> Rebalancing:
+def estimate_rebalancing(images: Sequence[Any], mix: float, device: torch.device, seed: int,
+                         read: Callable[[Any], torch.Tensor] = read_rgb) -> Rebalancing:  # fmt: skip
     generator = torch.Generator().manual_seed(seed)
     picked = [images[int(i)] for i in torch.randperm(len(images), generator=generator)[:PRIOR_IMAGES]]
-    loader = DataLoader(RandomCrops(picked, 96), batch_size=64, num_workers=0)
+    loader = DataLoader(RandomCrops(picked, 96, read), batch_size=64, num_workers=0)
     counts = sum(ab_histogram(lab_batch(rgb, device)[1]).cpu() for rgb in loader)
     return Rebalancing.from_histogram(counts, mix=mix)
 
@@ -203,8 +207,18 @@ def train(
     if config.ab_bins:
         fix_malloc_mmap_threshold()
     paired = config.sensor != "visible"
-    images = list_pairs(config.data) if paired else list_images(config.data)
-    colour_images = [rgb_partner(image) for image in images] if paired else images
+    packs = [] if paired else list_packs(config.data)
+    if packs:  # photos packed small (pack.py): the datasets' items are their indices
+        packed = PackedPhotos(packs)
+        images, names, read = range(len(packed)), packed.names, packed.read
+        colour_images, read_colour = images, read
+    else:
+        images = list_pairs(config.data) if paired else list_images(config.data)
+        names, read = images, read_pair if paired else read_rgb
+        colour_images, read_colour = ([rgb_partner(image) for image in images] if paired else images), read_rgb
+    data = {"photos": len(images), **pack_settings(config.data, packs)}
+    log.info("training on %d %s in %s", len(images), f"photos in {len(packs)} packs" if packs else "images",
+             config.data)  # fmt: skip
     model = build_network(config).to(device)
     if device.type == "cuda":  # tensor-core friendly layout; fixed crop size, so cuDNN may pick its fastest kernels
         model = model.to(memory_format=torch.channels_last)
@@ -227,17 +241,17 @@ def train(
         log.info("resumed %s at step %d (%.1f min trained)", saved, step, elapsed / 60)
     elif config.rebalance_mix is not None or config.ab_bins:
         # the bins head keeps the data's a*b* prior for rendering, whether or not the loss is rebalanced
-        estimated = estimate_rebalancing(colour_images, config.rebalance_mix or 1.0, device, config.seed)
+        estimated = estimate_rebalancing(colour_images, config.rebalance_mix or 1.0, device, config.seed, read_colour)
         if config.ab_bins:
             model.ab_prior.copy_(estimated.prior.float())
         rebalancing = estimated if config.rebalance_mix is not None else None
 
     sampler = None
     if config.source_cap is not None:
-        weights = source_balanced_weights(images, config.source_cap)
+        weights = source_balanced_weights(names, config.source_cap)
         sampler = WeightedRandomSampler(weights, num_samples=round(float(weights.sum())), replacement=False)
     loader = DataLoader(
-        RandomCrops(images, config.crop, read_pair if paired else read_rgb), batch_size=config.batch,
+        RandomCrops(images, config.crop, read), batch_size=config.batch,
         shuffle=sampler is None, sampler=sampler,
         drop_last=True,
         num_workers=config.workers, pin_memory=device.type == "cuda", persistent_workers=config.workers > 0,
@@ -311,7 +325,7 @@ def train(
         "steps": step, "images_seen_total": step * config.batch, "train_minutes": round(elapsed / 60, 2),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "loss_first_10": _mean(losses[:10]), "loss_last_100": _mean(losses[-100:]),
-        "config": asdict(config), "command": command,
+        "data": data, "config": asdict(config), "command": command,
     }  # fmt: skip
     save_checkpoint(model.eval(), config.out, info={"training": summary})
     card = {
@@ -322,6 +336,15 @@ def train(
     }  # fmt: skip
     card_path(config.out).write_text(json.dumps(card, indent=2) + "\n")
     return summary
+
+
+def pack_settings(folder: str, packs: list[Path]) -> dict[str, Any]:
+    """For the card: which packs were read and how their photos were packed (none: a folder of images)."""
+    if not packs:
+        return {}
+    index = read_index(folder) or {}
+    return {"packs": [p.name for p in packs],
+            **{k: index[k] for k in ("side", "aspect", "format", "quality", "source") if k in index}}  # fmt: skip
 
 
 def _mean(values: list[torch.Tensor]) -> float:
