@@ -330,9 +330,10 @@ def test_a_rotated_file_is_shown_and_recorded_upright(tmp_path, weights):
     assert psnr(recorded[0], upright) > psnr(recorded[0], np.rot90(upright, 2)) + 5
 
 
-def test_the_network_runs_on_its_own_thread_beside_the_smoother(tmp_path, colorizer, monkeypatch):
+def test_the_network_runs_on_its_own_thread_beside_the_smoother(tmp_path, weights, monkeypatch):
     """The two halves of a frame overlap: the network on its thread, smoothing and showing on the caller's."""
     clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=12, fps=25)
+    colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=weights)  # its own: patched methods stay with it
     threads: dict[str, list[str]] = {"network": [], "finish": []}
     run_network, prediction_of_run = colorizer.run_network, colorizer.prediction_of_run
 
@@ -355,8 +356,9 @@ def test_the_network_runs_on_its_own_thread_beside_the_smoother(tmp_path, colori
     assert len(threads["finish"]) == result.frames + 1
 
 
-def test_an_error_of_the_network_stops_live_mode_with_it(tmp_path, colorizer, monkeypatch):
+def test_an_error_of_the_network_stops_live_mode_with_it(tmp_path, weights, monkeypatch):
     clip = write_video(tmp_path / "cam.mp4", width=160, height=96, frames=50, fps=25)
+    colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=weights)  # its own: patched methods stay with it
     run_network, calls = colorizer.run_network, []
 
     def failing(*args, **kwargs):
