@@ -78,6 +78,32 @@ def annealed_mean(
     return ab.to(sharpened.dtype)
 
 
+def bin_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Bin logits (B, Q, H, W) -> the entropy of their softmax (B, 1, H, W) in nats, float32: how unsure the
+    network is of the colour at each place (0: one bin; log Q: all alike). Read from the raw logits (temperature
+    1, no prior boost), the distribution the cross-entropy trained, not the one rendered."""
+    log_p = torch.log_softmax(logits.float(), dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1, keepdim=True)
+
+
+def confidence_gate(
+    entropy: torch.Tensor, pixel_entropy: float = 0.0, width: float = 1.0, frame_entropy: float = 0.0,
+    frame_width: float = 1.0,
+) -> torch.Tensor:  # fmt: skip
+    """The bins' entropy (B, 1, H, W) (``bin_entropy``) -> a factor (B, 1, H, W) in [0, 1] for the rendered a*b*:
+    what the network is unsure of stays near grey ("do no harm", issue 34). Per place, clip((pixel_entropy - H) /
+    width, 0, 1) of the entropy H averaged over 3x3 neighbours (a region, not a pixel, decides); per frame,
+    clip((frame_entropy - mean H) / frame_width, 0, 1), the whole picture greyer where the network is unsure of
+    most of it. 0 turns either part off: all ones."""
+    factor = torch.ones_like(entropy)
+    if pixel_entropy:
+        smooth = F.avg_pool2d(entropy, 3, stride=1, padding=1, count_include_pad=False)
+        factor = ((pixel_entropy - smooth) / width).clamp(0.0, 1.0)
+    if frame_entropy:
+        factor = factor * ((frame_entropy - entropy.mean(dim=(2, 3), keepdim=True)) / frame_width).clamp(0.0, 1.0)
+    return factor
+
+
 def soft_encode(ab: torch.Tensor, sigma: float = 5.0) -> tuple[torch.Tensor, torch.Tensor]:
     """True a*b* (B, 2, H, W) -> the target distribution over the bins, as a Gaussian around it cut to the 3x3
     bins nearest (Zhang et al. keep 5): bin indices (B, 9, H, W) and their weights (B, 9, H, W), summing to 1.

@@ -88,13 +88,15 @@ def rebase(path: str | Path, base: str | Path, out: str | Path) -> None:
     torch.save(checkpoint, out)
 
 
-def set_rendering(path: str | Path, out: str | Path, *, temperature: float, boost: float, chroma: float) -> None:
+def set_rendering(path: str | Path, out: str | Path, *, temperature: float, boost: float, chroma: float,
+                  gate: float = 0.0, gate_width: float = 1.0, frame_gate: float = 0.0) -> None:  # fmt: skip
     """Copy the bins-head checkpoint ``path`` to ``out`` with another rendering of its a*b* distribution (the
-    annealed mean's temperature, the prior's boost, the chroma restored): the weights are untouched, only how
-    they are read (vidcolor/models/ab_bins.py)."""
+    annealed mean's temperature, the prior's boost, the chroma restored, the confidence gate's entropies: 0 off):
+    the weights are untouched, only how they are read (vidcolor/models/ab_bins.py)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not checkpoint.get("config", {}).get("ab_bins"):
         raise WeightsError(f"{path} has no bins head: its rendering cannot be set")
     checkpoint["config"] = {**checkpoint["config"], "render_temperature": temperature, "render_boost": boost,
-                            "render_chroma": chroma}
+                            "render_chroma": chroma, "render_gate": gate, "render_gate_width": gate_width,
+                            "render_frame_gate": frame_gate}  # fmt: skip
     torch.save(checkpoint, out)

@@ -20,7 +20,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import lightness_to_grey
-from .ab_bins import ANNEALING_TEMPERATURE, BINS_PER_AXIS, annealed_mean, prior_bias, sharpened_head
+from .ab_bins import (
+    ANNEALING_TEMPERATURE,
+    BINS_PER_AXIS,
+    annealed_mean,
+    bin_entropy,
+    confidence_gate,
+    prior_bias,
+    sharpen,
+    sharpened_head,
+)
 from .hint_attention import HintAttention
 from .layers import conv_bn_relu
 from .mobilenetv2 import LAST_WIDTH, TAP_CHANNELS, MobileNetV2
@@ -40,12 +49,17 @@ class MobileUNetConfig:
     render_temperature: float = ANNEALING_TEMPERATURE  # bins head: the annealed mean's temperature
     render_boost: float = 0.0  # bins head: how far the data's a*b* prior is divided out at render time
     render_chroma: float = 0.0  # bins head: how far the mean's chroma moves toward the expected chroma (0..1)
+    render_gate: float = 0.0  # bins head: a region's colour fades to grey as its entropy rises to this (nats); 0: off
+    render_gate_width: float = 1.0  # … from this many nats below it (ab_bins.confidence_gate)
+    render_frame_gate: float = 0.0  # … the whole frame as its mean entropy rises to this, from 1 nat below; 0: off
     predict_lightness: bool = False  # also the scene's daylight L*: its correction, a third output after a*b*
     hint_keys: int = 0  # a*b* hints: the width of the key space they are matched in (hint_attention.py); 0: none
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.decoder_widths) <= len(TAP_CHANNELS):
             raise ValueError(f"decoder_widths must name 1 to {len(TAP_CHANNELS)} stages, got {self.decoder_widths}")
+        if self.render_gate_width <= 0:
+            raise ValueError(f"render_gate_width must be positive, got {self.render_gate_width}")
 
     @property
     def output_stride(self) -> int:
@@ -150,10 +164,24 @@ class MobileUNet(nn.Module):
         if config.ab_bins:
             bias = prior_bias(self.ab_prior, config.render_boost) if config.render_boost else None
             bins = self.rendered_bins
+            if config.render_gate or config.render_frame_gate:  # the raw logits' entropy, then their rendering
+                logits = F.conv2d(features, self.head.weight[bins], self.head.bias[bins])
+                gate = confidence_gate(bin_entropy(logits), config.render_gate, config.render_gate_width,
+                                       config.render_frame_gate)  # fmt: skip
+                sharpened = sharpen(logits, config.render_temperature, None if bias is None else bias[bins])
+                return annealed_mean(sharpened, config.render_chroma, bins) * gate
             weight, head_bias = sharpened_head(self.head.weight[bins], self.head.bias[bins], config.render_temperature,
                                                None if bias is None else bias[bins])  # fmt: skip
             return annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
         return torch.tanh(self.head(features)) * config.ab_scale
+
+    def entropy(self, features: torch.Tensor) -> torch.Tensor:
+        """The decoder's features -> the entropy of the bins head's distribution over the rendered bins (B, 1,
+        H/s, W/s), in nats: the network's own uncertainty about each place's colour (``ab_bins.bin_entropy``)."""
+        if not self.config.ab_bins:
+            raise ValueError("a regression head has no distribution over a*b*: its entropy is not defined")
+        bins = self.rendered_bins
+        return bin_entropy(F.conv2d(features, self.head.weight[bins], self.head.bias[bins]))
 
     def follow_hints(self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor,
                      ab: torch.Tensor) -> torch.Tensor:  # fmt: skip
