@@ -32,21 +32,7 @@ mkdir -p "$out/logs" || exit 2
 steps="$out/steps.tsv"
 printf 'name\tstatus\tseconds\tcommand\n' > "$steps"
 
-# step NAME SECONDS COMMAND...: run it under a time cap, its output to logs/NAME.log, one line in steps.tsv
-step() {
-    local name="$1" cap="$2"; shift 2
-    local started=$SECONDS status
-    if [ "$dry_run" = 1 ]; then
-        echo "would run ($cap s): $*"
-        status=dry-run
-    else
-        echo "== $name (at most $cap s)"
-        timeout --kill-after=10 "$cap" "$@" > "$out/logs/$name.log" 2>&1
-        status=$?
-        tail -n 3 "$out/logs/$name.log"
-    fi
-    printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$((SECONDS - started))" "$*" >> "$steps"
-}
+source benchmarks/steps.sh  # step NAME SECONDS COMMAND...
 
 if [ "$dry_run" = 0 ]; then
     if ls .whl/*.whl > /dev/null 2>&1; then

@@ -71,21 +71,7 @@ case "$init" in
 esac
 train_cap=$(python3 -c "import math; print(math.ceil(float('$minutes') * 60) + 100)")  # start-up and saving
 
-# step NAME SECONDS COMMAND...: run it under a time cap, its output to logs/NAME.log, one line in steps.tsv
-step() {
-    local name="$1" cap="$2"; shift 2
-    local started=$SECONDS status
-    if [ "$dry_run" = 1 ]; then
-        echo "would run ($cap s): $*"
-        status=dry-run
-    else
-        echo "== $name (at most $cap s)"
-        timeout --kill-after=10 "$cap" "$@" > "$out/logs/$name.log" 2>&1
-        status=$?
-        tr '\r' '\n' < "$out/logs/$name.log" | grep -v '^ *$' | tail -n 3  # a progress bar's last states too
-    fi
-    printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$((SECONDS - started))" "$*" >> "$steps"
-}
+source benchmarks/steps.sh  # step NAME SECONDS COMMAND...
 
 if [ "$cpu" = 1 ]; then
     export CUDA_VISIBLE_DEVICES=""  # the same path on the CPU: float32 (autocast is for CUDA only), one device
