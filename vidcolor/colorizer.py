@@ -169,9 +169,9 @@ class Colorizer:
         out, features = self.hinted_backend().infer_with_features(seen)
         return NetworkRun(seen, out, features, hints, links)
 
-    def guide(self, run: NetworkRun, reference: Reference | None = None) -> torch.Tensor:
+    def guide(self, run: NetworkRun, reference: Reference | None = None, known: list | None = None) -> torch.Tensor:
         """``infer``'s second half: the network's output moved toward its hints, then to the reference's colour
-        where the frame shows it."""
+        where the frame shows it (``known``: ``Colorizer.known``'s, where the caller has it for a smoother too)."""
         out = run.out if run.hints is None else self.hinted_backend().follow_hints(run.seen, run.hints, run.out,
                                                                                    run.features)  # fmt: skip
         out = out if self.render == "daylight" else out[:, :2]
@@ -179,7 +179,7 @@ class Colorizer:
             return out
         if self._sees_heat:
             return reference.apply_to_thermal(run.seen, out)
-        return torch.cat((reference.apply(run.links, out[:, :2]), out[:, 2:]), dim=1)
+        return torch.cat((reference.apply(run.links, out[:, :2], known), out[:, 2:]), dim=1)
 
     @staticmethod
     def known(run: NetworkRun, reference: Reference | None, model_input: torch.Tensor) -> list | None:
@@ -238,9 +238,10 @@ class Colorizer:
         """The prediction from the network's run (``run_network``) on ``model_input``, made from the full-size L*
         ``lightness``: guided, smoothed, brought to full size. Live mode runs it on another thread than the
         network."""
-        out = self.guide(run, reference)
-        if smoother is not None:  # a reference's colour, where it holds, seeds the scene memory
-            out = smoother(model_input, out, self.known(run, reference, model_input))
+        known = self.known(run, reference, model_input)  # taken where the frame shows it, and seeding the memory
+        out = self.guide(run, reference, known)
+        if smoother is not None:
+            out = smoother(model_input, out, known)
         return self._finish(lightness, model_input, out)
 
     def _finish(self, lightness: torch.Tensor, model_input: torch.Tensor, out: torch.Tensor) -> Prediction:

@@ -336,7 +336,8 @@ def _run_threads(
         while (raw := _get(inferred, abort)) is not _END:  # hints followed and a reference's colour taken here
             planes, known = None, None
             if raw.network is not None:  # a reference's colour, where it holds, seeds the scene memory
-                planes, known = guide.guide(raw.network), guide.known(raw.network, raw.model_input)
+                known = guide.known(raw.network, raw.model_input)  # made once: taken, and seeding the memory
+                planes = guide.guide(raw.network, known)
             hand_on(smoother.push(raw.model_input, planes, replace(raw, network=None), known))
         hand_on(smoother.flush())  # the end, or Ctrl-C: the frames held are written too
         _put(finished, _END, abort)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from ..color import rgb_to_lab
 from ..errors import InputError
 from ..motion import host_planes
-from ..temporal import FrameHistory, MotionLink, TemporalSmoother, blend, lightness_levels
+from ..temporal import FrameHistory, Known, MotionLink, TemporalSmoother, blend, lightness_levels
 from .hints import Hint, batch_planes
 from .track import HintTrack
 
@@ -113,12 +113,14 @@ class Reference:
         return [self._matcher.link(tones_like(levels, reference_tones), reference_levels)
                 for levels in lightness_levels(model_input)]  # fmt: skip
 
-    def apply(self, links: Sequence[MotionLink | None], ab: torch.Tensor) -> torch.Tensor:
+    def apply(self, links: Sequence[MotionLink | None], ab: torch.Tensor,
+              known: Sequence[Known | None] | None = None) -> torch.Tensor:  # fmt: skip
         """Predicted a*b* (B, 2, h, w) -> a*b* taken from the reference where each frame's link (``links``) says it
-        shows it."""
+        shows it; ``known``: ``known(links, h, w)`` where the caller has it already."""
+        known = self.known(links, *ab.shape[-2:]) if known is None else known
         predicted = host_planes(ab)  # (B, h, w, 2)
-        out = [frame_ab if known is None else blend(frame_ab, *known)
-               for frame_ab, known in zip(predicted, self.known(links, *ab.shape[-2:]), strict=True)]  # fmt: skip
+        out = [frame_ab if colour is None else blend(frame_ab, *colour)
+               for frame_ab, colour in zip(predicted, known, strict=True)]  # fmt: skip
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
 
     def known(self, links: Sequence[MotionLink | None], height: int,

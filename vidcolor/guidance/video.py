@@ -36,8 +36,8 @@ class VideoGuide:
     def run_network(self, model_input: torch.Tensor, hint_planes: torch.Tensor | None) -> NetworkRun:
         return self.colorizer.run_network(model_input, hint_planes, self.reference)
 
-    def guide(self, run: NetworkRun) -> torch.Tensor:
-        return self.colorizer.guide(run, self.reference)
+    def guide(self, run: NetworkRun, known: list | None = None) -> torch.Tensor:
+        return self.colorizer.guide(run, self.reference, known)
 
     def known(self, run: NetworkRun, model_input: torch.Tensor) -> list | None:
         return self.colorizer.known(run, self.reference, model_input)
