@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -77,8 +80,34 @@ def test_tiny_training_lowers_loss_and_resumes(photo_folder, tmp_path):
     assert state_path(out).is_file()
     colorizer = Colorizer(backend="cpu", size=TEST_SIZE, weights=out)  # the written weights load
     assert colorizer.colorize_image(np.zeros((40, 50), np.uint8)).shape == (40, 50, 3)
-    longer = TrainConfig(**{**config.__dict__, "steps": 70})
+    longer = TrainConfig(**{**config.__dict__, "steps": 70, "snapshot_minutes": 0.002})  # one every 0.12 s
     assert train(longer, resume=True, progress_bar=False)["steps"] == 70
+    snapshots = sorted(tmp_path.glob("tiny.*min.pt"), key=lambda path: float(path.name[5:-6]))
+    assert snapshots, "no snapshot written"
+    steps = [torch.load(path, weights_only=True)["info"]["training"]["steps"] for path in snapshots]
+    assert steps == sorted(steps) and 60 < steps[0] <= 70
+    assert load_model(snapshots[-1]) is not None  # a snapshot is a checkpoint like the final weights
+
+
+def test_the_training_clock_leaves_out_the_time_the_process_was_stopped():
+    # A child ticks every 10 ms for 1.5 s of wall clock; it is stopped (kill -STOP) for 1 s of that.
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import time\n"
+        "from vidcolor.train.clock import TrainingClock\n"
+        "with TrainingClock() as clock:\n"
+        "    print('ticking', flush=True)\n"
+        "    end = time.monotonic() + 1.5\n"
+        "    while time.monotonic() < end:\n"
+        "        time.sleep(0.01); clock.tick()\n"
+        "print(clock.elapsed)\n"
+    )], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert child.stdout.readline() == "ticking\n"  # past its start-up (imports)
+    time.sleep(0.2)
+    child.send_signal(signal.SIGSTOP)
+    time.sleep(1.0)
+    child.send_signal(signal.SIGCONT)
+    elapsed = float(child.communicate(timeout=30)[0])
+    assert elapsed < 0.9, f"the stopped second was counted: {elapsed:.2f} s"
 
 
 @needs_encoder

@@ -57,6 +57,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--daylight", action="store_true",
                         help="with --sensor: learn the colour frames' lightness too, for --render daylight")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--snapshot-minutes", type=float, metavar="M",
+                        help="also write the weights every M minutes of training, as OUT.30min.pt (to score them)")
     parser.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
     add_message_flags(parser)
     return parser
@@ -71,6 +73,7 @@ def run_train(args: argparse.Namespace) -> int:
         batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers,
         threads=args.threads, seed=args.seed, init_from=args.init_from and str(args.init_from),
         source_cap=args.source_cap, sensor=args.sensor, daylight=args.daylight,
+        snapshot_minutes=args.snapshot_minutes,
     )  # fmt: skip
     summary = train(config, resume=args.resume, progress_bar=not args.quiet, command=_command_line("train"))
     log.info("wrote %s after %d steps (%.1f min)", args.out, summary["steps"], summary["train_minutes"])

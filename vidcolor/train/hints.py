@@ -27,6 +27,7 @@ from ..guidance.hints import sample_hints
 from ..models.checkpoint import load_model, save_checkpoint
 from ..models.mobile_unet import MobileUNet
 from .chroma_errors import NEUTRAL_BELOW
+from .clock import TrainingClock
 from .data import RandomCrops, list_images, source_balanced_weights
 from .loop import card_path, lab_batch, state_path
 
@@ -148,31 +149,31 @@ def train_hints(config: HintTrainConfig, *, resume: bool = False, progress_bar: 
 
     losses: list[float] = []
     bar = tqdm(total=config.steps, unit="step", disable=not progress_bar, initial=step if config.steps else 0)
-    last_save = started = time.monotonic()
-    elapsed_before = elapsed
-    while fraction_done() < 1.0:
-        for crops in loader:
-            lightness, ab = lab_batch(crops, torch.device("cpu"))
-            hints = simulated_hints(ab, generator)
-            for group in optimizer.param_groups:  # cosine decay over the budget
-                group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(fraction_done(), 1.0)))
-            predicted = hinted_colour(model, lightness, hints)
-            target = F.interpolate(ab, size=predicted.shape[-2:], mode="area")
-            loss = F.mse_loss(predicted, target) + config.neutral_weight * neutral_excess(predicted, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            elapsed = elapsed_before + time.monotonic() - started
-            losses.append(loss.item())
-            bar.update(1)
-            if step % 20 == 0:
-                bar.set_postfix(mse=f"{sum(losses[-20:]) / 20:.1f}")
-            if time.monotonic() - last_save > config.checkpoint_minutes * 60:
-                save_state()
-                last_save = time.monotonic()
-            if fraction_done() >= 1.0:
-                break
+    last_save = time.monotonic()
+    with TrainingClock(elapsed) as clock:
+        while fraction_done() < 1.0:
+            for crops in loader:
+                lightness, ab = lab_batch(crops, torch.device("cpu"))
+                hints = simulated_hints(ab, generator)
+                for group in optimizer.param_groups:  # cosine decay over the budget
+                    group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(fraction_done(), 1.0)))
+                predicted = hinted_colour(model, lightness, hints)
+                target = F.interpolate(ab, size=predicted.shape[-2:], mode="area")
+                loss = F.mse_loss(predicted, target) + config.neutral_weight * neutral_excess(predicted, target)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                elapsed = clock.tick()
+                losses.append(loss.item())
+                bar.update(1)
+                if step % 20 == 0:
+                    bar.set_postfix(mse=f"{sum(losses[-20:]) / 20:.1f}")
+                if time.monotonic() - last_save > config.checkpoint_minutes * 60:
+                    save_state()
+                    last_save = time.monotonic()
+                if fraction_done() >= 1.0:
+                    break
     bar.close()
     save_state()
     summary = {"steps": step, "images_seen_total": step * config.batch, "train_minutes": round(elapsed / 60, 2),

@@ -32,6 +32,7 @@ from ..models.mobile_unet import MobileUNet
 from ..models.mobilenetv2 import TAP_BLOCKS
 from ..models.presets import PRESETS
 from ..models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
+from .clock import TrainingClock
 from .data import (
     RandomCrops,
     list_images,
@@ -73,6 +74,7 @@ class TrainConfig:
     threads: int | None = None  # CPU threads for the network (default: PyTorch's)
     seed: int = 0
     checkpoint_minutes: float = 5.0
+    snapshot_minutes: float | None = None  # also write the weights every this many minutes of training (scores)
     init_from: str | None = None  # start from these trained weights (same preset); a new head starts afresh
     source_cap: int | None = None  # at most this many photos of one collection an epoch (None: every photo)
     sensor: str = "visible"  # thermal, nir: learn from *_ir/*_rgb pairs (sensor frame in, partner colour out)
@@ -102,6 +104,19 @@ def state_path(out: str | Path) -> Path:
 def card_path(out: str | Path) -> Path:
     """The JSON that describes the weights ``out``: architecture, training, evaluation."""
     return Path(out).with_suffix(".json")
+
+
+def snapshot_path(out: str | Path, minutes: float) -> Path:
+    """Where the weights of ``out`` after ``minutes`` of training go: ``runs/long-fast.30min.pt``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.{minutes:g}min{out.suffix}")
+
+
+def write_snapshot(model: torch.nn.Module, path: Path, step: int, elapsed: float) -> None:
+    """The weights as trained so far, in the shipped format, for scoring a long run while it goes on."""
+    save_checkpoint(model.eval(), path, info={"training": {"steps": step, "train_minutes": round(elapsed / 60, 2)}})
+    model.train()
+    log.info("step %d: wrote %s", step, path)
 
 
 def lab_batch(rgb: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -283,42 +298,47 @@ def train(
     model.train()
     losses: list[torch.Tensor] = []  # kept on the device: reading each one back would stall the GPU every step
     bar = tqdm(total=config.steps, unit="step", disable=not progress_bar, initial=step if config.steps else 0)
-    last_save = started = time.monotonic()
-    elapsed_before, images_seen = elapsed, 0
-    while fraction_done() < 1.0:
-        for crops in loader:
-            if paired:
-                lightness, ab, truth_lightness = pair_batch(crops, device)
-            else:
-                (lightness, ab), truth_lightness = lab_batch(crops, device), None
-            unfreeze_when_due()
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step, fraction_done()) * group["scale"]
-            with autocast:
-                predicted, daylight = model.head_output(lightness)  # at the output stride
-            # The losses are taken at the heads' resolution, against the truth averaged down to it.
-            size = predicted.shape[-2:]
-            target = torch.nn.functional.interpolate(ab, size=size, mode="area")
-            loss = colour_loss(predicted.float(), target, rebalancing)
-            if daylight is not None:
-                truth = torch.nn.functional.interpolate(truth_lightness, size=size, mode="area")
-                loss = loss + lightness_loss(daylight.float(), truth)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            images_seen += crops.shape[0]
-            elapsed = elapsed_before + time.monotonic() - started  # wall clock, data loading included
-            losses.append(loss.detach())
-            bar.update(1)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{_mean(losses[-50:]):.3f}",
-                                img_s=f"{images_seen / (time.monotonic() - started):.0f}")  # fmt: skip
-            if time.monotonic() - last_save > config.checkpoint_minutes * 60:
-                save_state()
-                last_save = time.monotonic()
-            if fraction_done() >= 1.0:
-                break
+    last_save, images_seen, elapsed_before = time.monotonic(), 0, elapsed
+    snapshots_taken = int(elapsed // (config.snapshot_minutes * 60)) if config.snapshot_minutes else 0
+    with TrainingClock(elapsed) as clock:
+        while fraction_done() < 1.0:
+            for crops in loader:
+                if paired:
+                    lightness, ab, truth_lightness = pair_batch(crops, device)
+                else:
+                    (lightness, ab), truth_lightness = lab_batch(crops, device), None
+                unfreeze_when_due()
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(config, step, fraction_done()) * group["scale"]
+                with autocast:
+                    predicted, daylight = model.head_output(lightness)  # at the output stride
+                # The losses are taken at the heads' resolution, against the truth averaged down to it.
+                size = predicted.shape[-2:]
+                target = torch.nn.functional.interpolate(ab, size=size, mode="area")
+                loss = colour_loss(predicted.float(), target, rebalancing)
+                if daylight is not None:
+                    truth = torch.nn.functional.interpolate(truth_lightness, size=size, mode="area")
+                    loss = loss + lightness_loss(daylight.float(), truth)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                images_seen += crops.shape[0]
+                elapsed = clock.tick()  # wall clock, data loading included, pauses (kill -STOP) not
+                losses.append(loss.detach())
+                bar.update(1)
+                if step % 50 == 0:
+                    bar.set_postfix(loss=f"{_mean(losses[-50:]):.3f}",
+                                    img_s=f"{images_seen / max(elapsed - elapsed_before, 1e-9):.0f}")  # fmt: skip
+                if time.monotonic() - last_save > config.checkpoint_minutes * 60:
+                    save_state()
+                    last_save = time.monotonic()
+                if config.snapshot_minutes and elapsed >= (snapshots_taken + 1) * config.snapshot_minutes * 60:
+                    snapshots_taken = int(elapsed // (config.snapshot_minutes * 60))
+                    minutes = snapshots_taken * config.snapshot_minutes
+                    write_snapshot(model, snapshot_path(config.out, minutes), step, elapsed)
+                if fraction_done() >= 1.0:
+                    break
     bar.close()
     save_state()
     summary = {
