@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 import torch
 
-from .motion import host_planes, weighted
+from .motion import BLEND_SCALE, blended, host_planes, scaled_weight
 from .scene_memory import Observed, SceneMemory, remember
 from .temporal import Blended, Known, MotionLink, Payload, TemporalSmoother, blend, lightness_levels
 
@@ -162,9 +162,7 @@ def two_sided(predicted: np.ndarray, earlier: Blended | None, later: Blended | N
         return blend(predicted, earlier.history, earlier.weight)
     if earlier is None:
         return blend(predicted, later.history, later.weight)
-    a, b = earlier.weight, later.weight
-    total = 1.0 - np.maximum(a, b)
-    total += a
-    total += b
-    out = blend(predicted, earlier.history, a / total)  # = P + a (E - P) / total + b (L - P) / total
-    return cv2.add(out, weighted(cv2.subtract(later.history, predicted), b / total), dst=out)
+    a, b = scaled_weight(earlier.weight), scaled_weight(later.weight)
+    c = cv2.subtract(BLEND_SCALE, cv2.max(a, b))
+    out = blended(predicted, earlier.history, c, a)  # (c P + a E) / (c + a)
+    return blended(out, later.history, cv2.add(c, a, dst=c), b)  # (c P + a E + b L) / (c + a + b)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .motion import MotionLink, blend, pixel_grid, pixel_points, squared_norm, weighted
+from .motion import MotionLink, blend, pixel_grid, pixel_points, squared_norm
 
 LIGHTNESS_TOLERANCE = 16.0  # L* levels (0..255) off the memory's at which a pixel stops counting as the background
 COLOUR_TOLERANCE = 8.0  # a*b* distance at which a sure memory weighs a prediction half
@@ -103,7 +103,7 @@ class SceneMemory:
         sure = self.confidence / (self.confidence + SURE_AFTER)
         weight = match * (1 - sure * distance / (1 + distance))
         total = self.confidence + weight
-        cv2.add(self.planes, weighted(difference, weight / np.maximum(total, 1e-6)), dst=self.planes)
+        self.planes = blend(self.planes, predicted, weight / np.maximum(total, 1e-6))
         self.confidence = np.minimum(total, MOST_FRAMES, out=total)
         self.lightness += (LIGHTNESS_RATE * match) * (shifted - self.lightness)
         self.unlike += (1 - looks_alike - self.unlike) / FORGET_AFTER
@@ -161,8 +161,9 @@ def camera_motion(link: MotionLink) -> Transform:
     """How the camera moved between two frames: the flow of ``link`` (a frame's pixel -> where it is in the other)
     fitted with one rotation, scale and shift on the pixels it trusts; identity where it does not fit, or moves no
     corner more than STILL."""
-    map_x, map_y = link.map_x[::MOTION_STEP, ::MOTION_STEP], link.map_y[::MOTION_STEP, ::MOTION_STEP]
-    grid_x, grid_y = pixel_grid(*link.map_x.shape)
+    samples = link.points[::MOTION_STEP, ::MOTION_STEP]
+    map_x, map_y = samples[..., 0], samples[..., 1]
+    grid_x, grid_y = pixel_grid(*link.trust.shape)
     trusted = link.trust[::MOTION_STEP, ::MOTION_STEP] > 0.5
     motion = np.eye(3)
     if trusted.sum() < 8 or link.trust.mean() < MOTION_AGREE:  # a frame the flow half fails on: its fit is noise
@@ -173,7 +174,7 @@ def camera_motion(link: MotionLink) -> Transform:
     if fitted is None or inliers.mean() < MOTION_AGREE:  # no one motion: the camera moved, but not as a whole
         return motion
     motion[:2] = fitted
-    height, width = link.map_x.shape
+    height, width = link.trust.shape
     return motion if _reach(motion, height, width) > STILL else np.eye(3)
 
 
@@ -181,8 +182,8 @@ def _moves_with(link: MotionLink, motion: Transform, lightness: np.ndarray) -> n
     """How far each pixel moved as the camera did (``motion``) by its flow (``link``): toward 0 where it moved on its
     own (a car, a walker). Only texture shows motion: on flat ground the flow is dragged along by whatever moves
     nearby (2-4 px on the asphalt around a passing car), so there the lightness alone decides (1)."""
-    with_camera = cv2.transform(pixel_points(*link.map_x.shape), motion[:2])  # where the camera took each pixel
-    off = cv2.subtract(cv2.merge([link.map_x, link.map_y]), with_camera)
+    with_camera = cv2.transform(pixel_points(*link.trust.shape), motion[:2])  # where the camera took each pixel
+    off = cv2.subtract(link.points, with_camera)
     moved = 1 - np.exp(squared_norm(off) * np.float32(-1 / MOTION_TOLERANCE**2))
     across, down = cv2.Sobel(lightness, -1, 1, 0), cv2.Sobel(lightness, -1, 0, 1)
     texture = cv2.blur(cv2.add(cv2.multiply(across, across), cv2.multiply(down, down)), (EDGE, EDGE))

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from .motion import MotionLink, blend, host_planes, pixel_grid
+from .motion import MotionLink, blend, host_planes, pixel_points
 from .scene_memory import SceneMemory, remember
 
 HISTOGRAM_BINS = 32
@@ -142,12 +142,14 @@ class TemporalSmoother:
         the flow explains almost nothing (a cut)."""
         flow = self._flow.calc(levels, other, None)  # pixel of ``levels`` -> where it is in ``other``
         height, width = levels.shape
-        grid_x, grid_y = pixel_grid(height, width)
-        map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
-        inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
-        link = MotionLink(map_x, map_y, np.ones_like(map_x))
-        difference = (levels.astype(np.float32) - link.warp(other.astype(np.float32))) / self.luma_tolerance
-        link.trust = np.exp(-(difference**2)) * inside  # (h, w)
+        points = cv2.add(flow, pixel_points(height, width), dst=flow)  # (h, w, 2): OpenCV's map layout
+        moved = cv2.remap(other.astype(np.float32), points, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        difference = cv2.subtract(levels.astype(np.float32), moved)
+        # exp(-(difference / tolerance)^2), each step in place on the one (h, w) plane
+        trust = np.exp(cv2.multiply(difference, difference, scale=-1 / self.luma_tolerance**2, dst=difference),
+                       out=difference)
+        inside = cv2.inRange(points, (0, 0), (width - 1, height - 1))  # 255 where the pixel is in ``other``
+        link = MotionLink(points, cv2.copyTo(trust, inside))  # zeros where not: a new array's start (OpenCV's)
         return link if link.trust.mean() >= self.min_trusted else None
 
 

@@ -27,8 +27,9 @@ from .errors import InputError
 from .guidance.reference import Reference
 from .guidance.video import VideoGuide
 from .lookahead import LookAheadSmoother
+from .motion import pixel_grid
 from .sources import FileSource, luma_plane
-from .temporal import TemporalSmoother, pixel_grid
+from .temporal import TemporalSmoother
 from .train.data import IR_SUFFIX, RGB_SUFFIX, ir_partner, rgb_partner
 from .train.hot_contrast import HOT_SHARE, hot_contrast, hot_is_bright, mean_of_measured
 
