@@ -21,6 +21,7 @@ COMMANDS = {
     "batch": ("batch", "build_batch_parser", "run_batch"),
     "train": ("train", "build_train_parser", "run_train"),
     "train-hints": ("train", "build_train_hints_parser", "run_train_hints"),
+    "train-gate": ("train", "build_train_gate_parser", "run_train_gate"),
     "pack-photos": ("pack", "build_pack_parser", "run_pack"),
     "eval": ("train", "build_eval_parser", "run_eval"),
     "quantize": ("train", "build_quantize_parser", "run_quantize"),

@@ -8,8 +8,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..errors import InputError
 from ..models.mobile_unet import ENCODERS
-from ..models.presets import PRESETS
+from ..models.presets import DEFAULT_SIZE, PRESETS
 from ..models.tflite_import import DEFAULT_TFLITE
 from .options import (
     Parser,
@@ -125,6 +126,39 @@ def run_train_hints(args: argparse.Namespace) -> int:
 def _command_line(command: str) -> str | None:
     """How this run was started, for the weights' card."""
     return shlex.join(["vidcolor", command, *sys.argv[2:]]) if sys.argv[1:2] == [command] else None
+
+
+def build_train_gate_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="vidcolor train-gate",
+                    description="Learn a trained bins model's colour gate: how much of each frame's colour to keep "
+                                "(its other weights stay as they are).")  # fmt: skip
+    parser.add_argument("photos", type=Path, nargs="+",
+                        help="folders of colour photos (a night-vision pair folder gives its colour frames)")
+    parser.add_argument("--out", type=Path, required=True, help="the checkpoint with the gate, to write")
+    parser.add_argument("--model", choices=tuple(PRESETS), default="fast", help="the shipped model (default: fast)")
+    parser.add_argument("--weights", type=Path, help="a bins checkpoint instead of --model's shipped weights")
+    parser.add_argument("--count", type=positive_int,
+                        help="at most this many photos of each folder, a seeded pick (default: all)")
+    parser.add_argument("--size", type=model_size, default=DEFAULT_SIZE,
+                        help=f"working size the photos are seen at (default: {DEFAULT_SIZE})")
+    parser.add_argument("--lift", type=float, default=1.0,
+                        help="keep more colour: the PSNR-best factor times this, at most 1 (default: 1)")
+    parser.add_argument("--seed", type=int, default=0, help="picks the --count photos (default: 0)")
+    add_message_flags(parser)
+    return parser
+
+
+def run_train_gate(args: argparse.Namespace) -> int:
+    from ..train.colour_gate import train_colour_gate
+
+    if args.lift < 1.0:
+        raise InputError(f"--lift must be at least 1, got {args.lift}")
+    summary = train_colour_gate(args.weights or PRESETS[args.model].weights, args.photos, args.out, count=args.count,
+                                short_side=args.size, lift=args.lift, seed=args.seed, progress=not args.quiet,
+                                command=_command_line("train-gate"))  # fmt: skip
+    log.info("wrote %s: a*b* %.2f dB as it was, %.2f gated (grey %.2f), mean factor %.2f, on %d photos", args.out,
+             summary["colour_db"], summary["gated_db"], summary["grey_db"], summary["mean_factor"], summary["photos"])
+    return 0
 
 
 def build_quantize_parser() -> argparse.ArgumentParser:

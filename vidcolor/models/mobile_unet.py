@@ -30,6 +30,7 @@ from .ab_bins import (
     sharpen,
     sharpened_head,
 )
+from .colour_gate import ColourGate, frame_statistics
 from .efficientnet_lite import EfficientNetLite0
 from .hint_attention import HintAttention
 from .layers import conv_bn_relu
@@ -55,6 +56,8 @@ class MobileUNetConfig:
     render_gate: float = 0.0  # bins head: a region's colour fades to grey as its entropy rises to this (nats); 0: off
     render_gate_width: float = 1.0  # … from this many nats below it (ab_bins.confidence_gate)
     render_frame_gate: float = 0.0  # … the whole frame as its mean entropy rises to this, from 1 nat below; 0: off
+    colour_gate: bool = False  # bins head: a learnt factor on each frame's a*b* (colour_gate.py, vidcolor train-gate)
+    render_gate_lift: float = 1.0  # … times this, at most 1: 1 is the PSNR-best factor, more keeps more colour
     predict_lightness: bool = False  # also the scene's daylight L*: its correction, a third output after a*b*
     hint_keys: int = 0  # a*b* hints: the width of the key space they are matched in (hint_attention.py); 0: none
     encoder: str = "mobilenetv2"  # a name in ENCODERS
@@ -67,6 +70,10 @@ class MobileUNetConfig:
             raise ValueError(f"decoder_widths must name 1 to {taps} stages, got {self.decoder_widths}")
         if self.render_gate_width <= 0:
             raise ValueError(f"render_gate_width must be positive, got {self.render_gate_width}")
+        if self.colour_gate and not self.ab_bins:
+            raise ValueError("the colour gate reads the bins head's entropy: it needs ab_bins")
+        if self.render_gate_lift < 1.0:
+            raise ValueError(f"render_gate_lift must be at least 1, got {self.render_gate_lift}")
 
     @property
     def output_stride(self) -> int:
@@ -97,6 +104,7 @@ class MobileUNet(nn.Module):
         # relight: a 3x3 over the last features, like the regression head (one output: cheap)
         self.relight = nn.Conv2d(widths[-1], 1, 3, padding=1) if config.predict_lightness else None
         self.hints = HintAttention(widths[-1], config.hint_keys) if config.hint_keys else None
+        self.colour_gate = ColourGate() if config.colour_gate else None
         for layer in (self.head, self.relight):  # the head starts from grey (or a uniform spread of bins): no
             if layer is not None:  # colour beats a random one; relight from the sensor's own lightness
                 nn.init.zeros_(layer.weight)
@@ -171,22 +179,35 @@ class MobileUNet(nn.Module):
         ab = self.follow_hints(features, lightness, hints, out[:, :2])
         return ab if out.shape[1] == 2 else torch.cat((ab, out[:, 2:]), dim=1)
 
-    def colour(self, features: torch.Tensor) -> torch.Tensor:
-        """The decoder's features -> the automatic a*b* at the output stride (B, 2, H/s, W/s)."""
+    def colour(self, features: torch.Tensor, gated: bool = True) -> torch.Tensor:
+        """The decoder's features -> the automatic a*b* at the output stride (B, 2, H/s, W/s); ``gated``: faded
+        as a whole by the colour gate where the model has one (``colour_gate.py``)."""
         config = self.config
-        if config.ab_bins:
-            bias = prior_bias(self.ab_prior, config.render_boost) if config.render_boost else None
-            bins = self.rendered_bins
-            if config.render_gate or config.render_frame_gate:  # the raw logits' entropy, then their rendering
-                logits = F.conv2d(features, self.head.weight[bins], self.head.bias[bins])
-                gate = confidence_gate(bin_entropy(logits), config.render_gate, config.render_gate_width,
-                                       config.render_frame_gate)  # fmt: skip
-                sharpened = sharpen(logits, config.render_temperature, None if bias is None else bias[bins])
-                return annealed_mean(sharpened, config.render_chroma, bins) * gate
-            weight, head_bias = sharpened_head(self.head.weight[bins], self.head.bias[bins], config.render_temperature,
-                                               None if bias is None else bias[bins])  # fmt: skip
-            return annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
-        return torch.tanh(self.head(features)) * config.ab_scale
+        if not config.ab_bins:
+            return torch.tanh(self.head(features)) * config.ab_scale
+        ab = self._rendered(features)
+        if self.colour_gate is not None and gated:
+            ab = ab * self.colour_gate(self.frame_statistics(features, ab), config.render_gate_lift)
+        return ab
+
+    def frame_statistics(self, features: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """The decoder's features and their rendered a*b* -> what the colour gate reads of the frame (B, 2)."""
+        return frame_statistics(features, self.head, self.rendered_bins, ab)
+
+    def _rendered(self, features: torch.Tensor) -> torch.Tensor:
+        """The bins head's distribution at each place, rendered as a*b* (``ab_bins.annealed_mean``)."""
+        config = self.config
+        bias = prior_bias(self.ab_prior, config.render_boost) if config.render_boost else None
+        bins = self.rendered_bins
+        if config.render_gate or config.render_frame_gate:  # the raw logits' entropy, then their rendering
+            logits = F.conv2d(features, self.head.weight[bins], self.head.bias[bins])
+            gate = confidence_gate(bin_entropy(logits), config.render_gate, config.render_gate_width,
+                                   config.render_frame_gate)  # fmt: skip
+            sharpened = sharpen(logits, config.render_temperature, None if bias is None else bias[bins])
+            return annealed_mean(sharpened, config.render_chroma, bins) * gate
+        weight, head_bias = sharpened_head(self.head.weight[bins], self.head.bias[bins], config.render_temperature,
+                                           None if bias is None else bias[bins])  # fmt: skip
+        return annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)
 
     def entropy(self, features: torch.Tensor) -> torch.Tensor:
         """The decoder's features -> the entropy of the bins head's distribution over the rendered bins (B, 1,
