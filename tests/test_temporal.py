@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import av
@@ -106,10 +107,16 @@ def test_eval_video_reports_per_frame_both_smoothers_and_truth(tmp_path, weights
     clips.mkdir()
     write_video(clips / "moving.mp4", width=160, height=96, frames=8)
     result = run_cli("eval-video", clips, "--weights", weights, "--size", TEST_SIZE, "--backend", "cpu",
-                     "--smooth", "0.5", "--frames", "8", "--strips", tmp_path / "strips", "-q")  # fmt: skip
+                     "--smooth", "0.5", "--frames", "8", "--strips", tmp_path / "strips", "-q",
+                     "--json", tmp_path / "scores.json")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    for run in ("truth", "per-frame", "live 0.5", "file 0.5", "CDC / the truth's CDC", "moving.mp4"):
+    for run in ("truth", "per-frame", "live 0.5", "file 0.5", "CDC / the truth's CDC", "moving.mp4",
+                "against the grey picture's"):  # fmt: skip
         assert run in result.stdout
+    scores = json.loads((tmp_path / "scores.json").read_text())["clips"][0]["scores"]
+    grey_row = next(line for line in result.stdout.splitlines()[::-1] if line.startswith("moving.mp4"))
+    assert f"{scores['truth']['grey_psnr']:.2f}" in grey_row  # the grey picture's PSNR, then each run's against it
+    assert f"{scores['file 0.5']['psnr'] - scores['truth']['grey_psnr']:+.2f}" in grey_row
     assert cv2.imread(str(tmp_path / "strips" / "moving.jpg")) is not None
 
 

@@ -187,6 +187,8 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
                                for lightness, out in zip(shown, outputs, strict=True)])  # fmt: skip
     scores = {name: {"cdc": cdc(lab[:, 1:]), "warping_error": warping_error(lab[:, 1:], flows)}
               for name, lab in runs.items()}  # fmt: skip
+    grey = clip.truth_lab * np.array([1.0, 0.0, 0.0], np.float32)[:, None, None]  # its own L*, a*b* = 0
+    scores["truth"]["grey_psnr"] = psnr_to_truth(grey, clip.truth_lab)
     for name, lab in runs.items():
         if name != "truth":
             scores[name]["psnr"] = psnr_to_truth(lab, clip.truth_lab)
@@ -260,6 +262,21 @@ def format_memory(results: list[dict]) -> str:
         cells = [f"{scores[run]['cdc_to_truth']:6.2f}x -> {scores[name]['cdc_to_truth']:6.2f}x "
                  f"{scores[name]['psnr'] - scores[run]['psnr']:+5.2f} dB" for name, run in pairs]  # fmt: skip
         lines.append(f"{result['clip']:{width}} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def format_against_grey(results: list[dict]) -> str:
+    """Each clip's PSNR per run against its grey picture's (the truth's L* with a*b* = 0): colour that does harm
+    is below it."""
+    names = [name for name in results[0]["scores"] if name != "truth"]
+    width = max(len(r["clip"]) for r in results)
+    lines = ["PSNR dB against the grey picture's (its own L*, no colour), per clip",
+             f"{'clip':{width}} {'grey':>6} " + " ".join(f"{name:>11}" for name in names)]  # fmt: skip
+    for result in results:
+        scores = result["scores"]
+        grey = scores["truth"]["grey_psnr"]
+        cells = " ".join(f"{scores[name]['psnr'] - grey:+11.2f}" for name in names)
+        lines.append(f"{result['clip']:{width}} {grey:6.2f} {cells}")
     return "\n".join(lines)
 
 

@@ -134,6 +134,7 @@ def run_eval_video(args: argparse.Namespace) -> int:
     from ..temporal_eval import (
         clip_paths,
         evaluate_clip,
+        format_against_grey,
         format_clips,
         format_hot_contrast,
         format_memory,
@@ -162,6 +163,7 @@ def run_eval_video(args: argparse.Namespace) -> int:
     summary = summarise(results)
     print(format_clips(results))
     print(format_memory(results))
+    print(format_against_grey(results))
     print(format_summary(summary, len(results)))
     if (hot := format_hot_contrast(results)) is not None:  # night sensors
         print(hot)
