@@ -11,7 +11,7 @@ from conftest import TEST_SIZE, run_cli, untrained
 
 from vidcolor import Colorizer
 from vidcolor.backends.onnx_export import INPUT_NAME, export_onnx
-from vidcolor.models.checkpoint import load_model, save_checkpoint
+from vidcolor.models.checkpoint import load_model, save_checkpoint, set_rendering
 from vidcolor.models.mobile_unet import MobileUNetConfig
 from vidcolor.train.colour_gate import GateExamples, fit_gate
 
@@ -102,6 +102,8 @@ def test_train_gate_writes_a_checkpoint_whose_other_weights_are_untouched(photo_
     assert model.colour_gate is not None and model.config.render_gate_lift == 1.5
     image = Colorizer(backend="cpu", size=TEST_SIZE, weights=out).colorize_image(np.full((48, 64), 90, np.uint8))
     assert image.shape == (48, 64, 3)
+    set_rendering(out, tmp_path / "lifted.pt", temperature=0.5, boost=0.0, chroma=0.0, gate_lift=3.0)
+    assert load_model(tmp_path / "lifted.pt").config.render_gate_lift == 3.0  # the lift is a rendering: set later
 
 
 def test_train_gate_refuses_a_lift_below_one_and_a_regression_model(photo_folder: Path, weights: Path,

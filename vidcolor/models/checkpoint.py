@@ -89,14 +89,16 @@ def rebase(path: str | Path, base: str | Path, out: str | Path) -> None:
 
 
 def set_rendering(path: str | Path, out: str | Path, *, temperature: float, boost: float, chroma: float,
-                  gate: float = 0.0, gate_width: float = 1.0, frame_gate: float = 0.0) -> None:  # fmt: skip
+                  gate: float = 0.0, gate_width: float = 1.0, frame_gate: float = 0.0,
+                  gate_lift: float = 1.0) -> None:  # fmt: skip
     """Copy the bins-head checkpoint ``path`` to ``out`` with another rendering of its a*b* distribution (the
-    annealed mean's temperature, the prior's boost, the chroma restored, the confidence gate's entropies: 0 off):
-    the weights are untouched, only how they are read (vidcolor/models/ab_bins.py)."""
+    annealed mean's temperature, the prior's boost, the chroma restored, the confidence gate's entropies: 0 off;
+    the colour gate's lift, where it has one): the weights are untouched, only how they are read
+    (vidcolor/models/ab_bins.py, colour_gate.py)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not checkpoint.get("config", {}).get("ab_bins"):
         raise WeightsError(f"{path} has no bins head: its rendering cannot be set")
     checkpoint["config"] = {**checkpoint["config"], "render_temperature": temperature, "render_boost": boost,
                             "render_chroma": chroma, "render_gate": gate, "render_gate_width": gate_width,
-                            "render_frame_gate": frame_gate}  # fmt: skip
+                            "render_frame_gate": frame_gate, "render_gate_lift": gate_lift}  # fmt: skip
     torch.save(checkpoint, out)
