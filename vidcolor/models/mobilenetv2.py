@@ -29,9 +29,8 @@ class TFConv(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, groups=groups, bias=True,
                               padding=kernel // 2 if stride == 1 else 0)  # fmt: skip
-        # SAME at stride 2 on an even side pads (k - 2) in total, the odd pixel after: (0, 1) for a 3x3, (1, 2) 5x5.
-        before, after = (kernel - 2) // 2, kernel - 2 - (kernel - 2) // 2
-        self.pad = (before, after, before, after) if stride == 2 and kernel > 1 else None
+        # SAME at stride 2 on an even side pads (k - 2) in total, the odd pixel after: (0, 1) for a 3x3.
+        self.pad = (0, 1, 0, 1) if stride == 2 and kernel == 3 else None
         self.relu = relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -42,13 +41,13 @@ class TFConv(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    """1x1 expand (skipped when t = 1) -> kxk depthwise -> 1x1 linear projection, plus the input when shapes agree."""
+    """1x1 expand (skipped when t = 1) -> 3x3 depthwise -> 1x1 linear projection, plus the input when shapes agree."""
 
-    def __init__(self, cin: int, cout: int, stride: int, expansion: int, kernel: int = 3) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, expansion: int) -> None:
         super().__init__()
         hidden = cin * expansion
         self.expand = TFConv(cin, hidden, 1) if expansion != 1 else None
-        self.depthwise = TFConv(hidden, hidden, kernel, stride=stride, groups=hidden)
+        self.depthwise = TFConv(hidden, hidden, 3, stride=stride, groups=hidden)
         self.project = TFConv(hidden, cout, 1, relu=False)
         self.residual = stride == 1 and cin == cout
 
@@ -63,54 +62,33 @@ class MobileNetV2(nn.Module):
 
     ``in_channels`` = 1 takes a grey picture with the stem's RGB filters summed over colour (the same output as
     the grey value repeated on three channels). ``classifier`` keeps the ImageNet head.
-
-    A subclass with other class attributes is another network of the same family (``efficientnet_lite.py``).
     """
-
-    block_settings: tuple[tuple[int, ...], ...] = BLOCK_SETTINGS  # (t, c, n, s) or (t, c, n, s, kernel)
-    tap_blocks: tuple[int, ...] = TAP_BLOCKS
-    tap_channels: tuple[int, ...] = TAP_CHANNELS
-    last_width: int = LAST_WIDTH
-    classes: int = IMAGENET_CLASSES
-    input_mean: float = 128.0  # the weights saw (q - input_mean) / 128 for a uint8 q
 
     def __init__(self, in_channels: int = 3, classifier: bool = False) -> None:
         super().__init__()
         self.stem = TFConv(in_channels, STEM_WIDTH, 3, stride=2)
         blocks, cin = [], STEM_WIDTH
-        for expansion, cout, repeats, stride, *kernel in self.block_settings:
+        for expansion, cout, repeats, stride in BLOCK_SETTINGS:
             for i in range(repeats):
-                blocks.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expansion, *kernel))
+                blocks.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expansion))
                 cin = cout
         self.blocks = nn.ModuleList(blocks)
-        self.last = TFConv(cin, self.last_width, 1)
-        self.classifier = nn.Conv2d(self.last_width, self.classes, 1) if classifier else None
+        self.last = TFConv(cin, LAST_WIDTH, 1)
+        self.classifier = nn.Conv2d(LAST_WIDTH, IMAGENET_CLASSES, 1) if classifier else None
 
     def features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """The taps at strides 2, 4, 8, 16, 32 (channels ``tap_channels``) and the pooled scene descriptor
-        (B, ``last_width``)."""
+        """The taps at strides 2, 4, 8, 16, 32 (channels TAP_CHANNELS) and the pooled scene descriptor (B, 1280)."""
         x = self.stem(x)
         taps = []
         for index, block in enumerate(self.blocks):
             x = block(x)
-            if index in self.tap_blocks:
+            if index in TAP_BLOCKS:
                 taps.append(x)
         return taps, self.last(x).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """ImageNet logits (B, ``classes``); needs ``classifier``."""
+        """ImageNet logits (B, 1001); needs ``classifier``."""
         if self.classifier is None:
             raise RuntimeError("built without the classifier head")
         _, scene = self.features(x)
         return self.classifier(scene[:, :, None, None]).flatten(1)
-
-
-def grey_stem(stem: TFConv) -> None:
-    """Give the stem one input channel: its RGB filters summed over colour, so a grey picture on one channel gives
-    what it gives repeated on three."""
-    rgb = stem.conv
-    grey = nn.Conv2d(1, rgb.out_channels, rgb.kernel_size, stride=rgb.stride, bias=True)
-    with torch.no_grad():
-        grey.weight.copy_(rgb.weight.sum(dim=1, keepdim=True))
-        grey.bias.copy_(rgb.bias)
-    stem.conv = grey

