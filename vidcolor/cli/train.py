@@ -180,7 +180,8 @@ def run_quantize(args: argparse.Namespace) -> int:
     card = {
         "model": preset.name, "from": preset.weights.name,
         "format": f"ONNX, QDQ: int8 weights per output channel, uint8 activations, MinMax calibration; the first "
-                  f"{FLOAT_CONVS} convolutions and a bins head's last convolution and annealed mean in float",
+                  f"{FLOAT_CONVS} convolutions and a bins head's last convolution, annealed mean and colour gate in "
+                  "float",
         "command": shlex.join(["vidcolor", "quantize", *sys.argv[2:]]) if sys.argv[1:2] == ["quantize"] else None,
         "calibration": {"folder": str(args.photos), "photos": len(picked), "seed": args.seed},
         "onnxruntime": onnxruntime.__version__,
