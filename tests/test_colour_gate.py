@@ -11,7 +11,9 @@ from conftest import TEST_SIZE, run_cli, untrained
 
 from vidcolor import Colorizer
 from vidcolor.backends.onnx_export import INPUT_NAME, export_onnx
+from vidcolor.models.ab_bins import bin_entropy
 from vidcolor.models.checkpoint import load_model, save_checkpoint, set_rendering
+from vidcolor.models.colour_gate import summed_entropy
 from vidcolor.models.mobile_unet import MobileUNetConfig
 from vidcolor.train.colour_gate import GateExamples, fit_gate
 
@@ -40,6 +42,12 @@ def test_the_fitted_gate_keeps_right_colour_and_fades_colour_that_should_be_grey
     assert data.loss(factor.double()) < data.loss(torch.full_like(factor, 0.5).double())  # beats any one factor
     lifted = gate(data.statistics, lift=2.0).flatten()  # more colour kept: twice the factor, at most all of it
     torch.testing.assert_close(lifted, (2 * factor).clamp(max=1.0))
+
+
+def test_the_summed_entropy_is_the_softmax_entropy():
+    logits = torch.randn(2, 50, 3, 4) * 3
+    logits = logits - logits.mean(dim=1, keepdim=True)  # centred, as the shipped heads' are
+    torch.testing.assert_close(summed_entropy(logits), bin_entropy(logits), atol=1e-4, rtol=1e-5)
 
 
 def gated_model(bias: float) -> torch.nn.Module:
