@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..models.hint_attention import QUERY_STRIDE
-from .onnx_export import INPUT_NAME, OUTPUT_NAME
+from .onnx_export import INPUT_NAME, OUTPUT_NAME, bins_head_index
 
 QUERY_FEATURES = "hint_query_features"
 
@@ -42,10 +42,10 @@ class HintedGraph:
             return None
         proto = onnx.load(str(graph))
         nodes = list(proto.graph.node)
-        first_exp = next((i for i, node in enumerate(nodes) if node.op_type == "Exp"), None)
-        head = next((node for node in reversed(nodes[:first_exp or 0]) if node.op_type == "Conv"), None)
-        if head is None:
+        index = bins_head_index(nodes)
+        if index is None:
             return None
+        head = nodes[index]
         pool = QUERY_STRIDE // model.config.output_stride
         proto.graph.node.append(onnx.helper.make_node("AveragePool", [head.input[0]], [QUERY_FEATURES],
                                                       kernel_shape=[pool, pool], strides=[pool, pool]))  # fmt: skip

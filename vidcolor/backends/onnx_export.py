@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from copy import deepcopy
 from pathlib import Path
 from typing import Literal
@@ -58,6 +58,19 @@ def export_onnx(model: nn.Module, path: str | Path, *, precision: Precision = "f
             dynamic_shapes=dynamic, opset_version=OPSET, dynamo=True, external_data=False, verbose=False,
         )  # fmt: skip
     return path
+
+
+def bins_head_index(nodes: Sequence) -> int | None:
+    """Where a bins head's convolution stands in an exported graph's nodes (``onnx.NodeProto``s): the last
+    convolution before the first exponential (the annealed mean's, or the colour gate's entropy) that does not read
+    averaged features (the colour gate's convolution reads the head's input averaged over 4x4 places); None where
+    the graph has no exponential (a regression head)."""
+    first_exp = next((i for i, node in enumerate(nodes) if node.op_type == "Exp"), None)
+    if first_exp is None:
+        return None
+    pooled = {output for node in nodes if node.op_type == "AveragePool" for output in node.output}
+    return next((i for i in range(first_exp - 1, -1, -1)
+                 if nodes[i].op_type == "Conv" and nodes[i].input[0] not in pooled), None)  # fmt: skip
 
 
 def onnx_path(model: nn.Module, folder: Path) -> Path:
