@@ -11,9 +11,8 @@ from conftest import TEST_SIZE, run_cli, untrained
 
 from vidcolor import Colorizer
 from vidcolor.backends.onnx_export import INPUT_NAME, export_onnx
-from vidcolor.models.ab_bins import bin_entropy
+from vidcolor.models.ab_bins import bin_entropy, summed_entropy
 from vidcolor.models.checkpoint import load_model, save_checkpoint, set_rendering
-from vidcolor.models.colour_gate import summed_entropy
 from vidcolor.models.mobile_unet import MobileUNetConfig
 from vidcolor.train.colour_gate import GateExamples, fit_gate
 

@@ -86,6 +86,18 @@ def bin_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(dim=1, keepdim=True)
 
 
+def summed_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """``bin_entropy`` (B, Q, h, w) -> (B, 1, h, w), written as onnxruntime runs it fast: H = log Σ e^z -
+    Σ e^z·z / Σ e^z, the sums over the bins 1x1 convolutions (its channel-axis LogSoftmax took 0.7 ms a 480p frame
+    even at the colour gate's 1/16 of the places). The shipped heads' logits are centred (``annealed_mean``): the top
+    one at or above 0, so the sum stays at or above 1; capped, the exponentials stay finite."""
+    logits = logits.float()
+    weights = torch.exp(logits.clamp(max=EXP_CAP))
+    ones = weights.new_ones(1, weights.shape[1], 1, 1)
+    total = F.conv2d(weights, ones)
+    return torch.log(total) - F.conv2d(weights * logits, ones) / total
+
+
 def confidence_gate(
     entropy: torch.Tensor, pixel_entropy: float = 0.0, width: float = 1.0, frame_entropy: float = 0.0,
     frame_width: float = 1.0,

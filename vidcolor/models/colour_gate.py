@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ab_bins import EXP_CAP
+from .ab_bins import summed_entropy
 
 STATISTICS = 2  # the frame's mean bin entropy (nats), its mean rendered chroma / CHROMA_UNIT
 CHROMA_UNIT = 20.0
@@ -30,18 +30,6 @@ def frame_statistics(features: torch.Tensor, head: nn.Conv2d, bins: torch.Tensor
     entropy = summed_entropy(F.conv2d(pooled, head.weight[bins], head.bias[bins])).mean(dim=(1, 2, 3))
     chroma = ab.float().norm(dim=1).mean(dim=(1, 2)) / CHROMA_UNIT
     return torch.stack((entropy, chroma), dim=1)
-
-
-def summed_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """``ab_bins.bin_entropy`` (B, Q, h, w) -> (B, 1, h, w), written as onnxruntime runs it fast: H = log Σ e^z -
-    Σ e^z·z / Σ e^z, the sums over the bins 1x1 convolutions (its channel-axis LogSoftmax took 0.7 ms a 480p frame
-    even at these 1/16 of the places). The shipped heads' logits are centred (``ab_bins.annealed_mean``): the top
-    one at or above 0, so the sum stays at or above 1; capped, the exponentials stay finite."""
-    logits = logits.float()
-    weights = torch.exp(logits.clamp(max=EXP_CAP))
-    ones = weights.new_ones(1, weights.shape[1], 1, 1)
-    total = F.conv2d(weights, ones)
-    return torch.log(total) - F.conv2d(weights * logits, ones) / total
 
 
 class ColourGate(nn.Module):
