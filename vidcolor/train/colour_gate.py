@@ -82,23 +82,31 @@ def gate_examples(model: MobileUNet, photos: Sequence[Path], short_side: int, pr
     return GateExamples(table[:, :-4].float(), *table[:, -4:].unbind(dim=1))
 
 
-def fit_gate(examples: GateExamples, steps: int = FIT_STEPS, lr: float = FIT_LR) -> ColourGate:
-    """The gate that minimises ``examples.loss``: a logistic regression, fitted on standardised statistics and
-    written back in their own units."""
-    centre, spread = examples.statistics.mean(dim=0), examples.statistics.std(dim=0).clamp(min=1e-6)
-    standard = (examples.statistics - centre) / spread
+def fit_logistic(statistics: torch.Tensor, examples: GateExamples, steps: int = FIT_STEPS,
+                 lr: float = FIT_LR) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The factor sigmoid(statistics @ weight + bias) that minimises ``examples.loss``: a logistic regression,
+    fitted on standardised statistics (N, K) -> its (K,) weight and its bias in the statistics' own units, float64."""
+    centre, spread = statistics.mean(dim=0), statistics.std(dim=0).clamp(min=1e-6)
+    standard = ((statistics - centre) / spread).double()
     weight = torch.zeros(standard.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros((), dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.Adam([weight, bias], lr=lr)
     for _ in range(steps):
-        loss = examples.loss(torch.sigmoid(standard.double() @ weight + bias))
+        loss = examples.loss(torch.sigmoid(standard @ weight + bias))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    gate = ColourGate().requires_grad_(False)
     with torch.no_grad():
-        gate.linear.weight.copy_((weight / spread.double())[None].float())
-        gate.linear.bias.copy_((bias - (weight * centre.double() / spread.double()).sum()).float()[None])
+        centre, spread = centre.double(), spread.double()
+        return weight / spread, bias - (weight * centre / spread).sum()
+
+
+def fit_gate(examples: GateExamples, steps: int = FIT_STEPS, lr: float = FIT_LR) -> ColourGate:
+    """The gate that minimises ``examples.loss`` (``fit_logistic`` on the gate's statistics)."""
+    weight, bias = fit_logistic(examples.statistics, examples, steps, lr)
+    gate = ColourGate().requires_grad_(False)
+    gate.linear.weight.copy_(weight[None].float())
+    gate.linear.bias.copy_(bias.float()[None])
     return gate
 
 
