@@ -1,6 +1,6 @@
 """The scene memory on synthetic scenes: a still background whose predicted colour swings is held steady, live and
 in files; a moving thing keeps its own colour; a cut starts a new memory; a pan moves it with the view; a change of
-lighting keeps it; a known colour seeds it."""
+lighting keeps it; a known colour seeds it; a colour the predictions swing across fades."""
 
 from __future__ import annotations
 
@@ -96,3 +96,16 @@ def test_a_known_colour_seeds_the_memory():
     memory.seed(np.full((H, W, 2), 25.0, np.float32), trust, levels)
     out = memory.apply(levels, np.zeros((H, W, 2), np.float32), observed)
     assert np.allclose(out[:, 4 : W // 2 - 4], 25.0, atol=0.5) and np.abs(out[:, W // 2 + 4 :]).max() < 15.0
+
+
+@pytest.mark.parametrize("mode", ["live", "file"])
+def test_a_colour_the_predictions_swing_across_fades_and_one_they_agree_on_stays(mode):
+    noise, frames = np.random.default_rng(3), []
+    for t in range(FRAMES):  # the left half steady at a* 30 (+-3), the right swinging by +-25 around 10, as asphalt
+        ab = np.zeros((2, H, W), np.float32)
+        ab[0, :, : W // 2] = 30.0 + noise.uniform(-3, 3)
+        ab[0, :, W // 2 :] = 10.0 + 25 * np.sin(t / 4)
+        frames.append((texture(0), ab))
+    last = np.stack(run(smoother_for(mode, True), frames)[-10:])[:, 0]
+    assert last[:, :, 4 : W // 2 - 4].mean() > 26.0  # agreed on: kept
+    assert np.abs(last[:, :, W // 2 + 4 : -4]).mean() < 12.0  # swung across: faded (16-17 without the spread)

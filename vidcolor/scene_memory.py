@@ -8,6 +8,13 @@ agrees; once sure, a prediction that disagrees hardly moves it. A frame takes th
 lightness still matches the memory's (the background), and keeps its own, smoothed, where it does not (a car, a
 person): lightness is what the memory can check, colour is what it remembers.
 
+What the predictions of a background pixel cannot agree on, the memory does not know: it also keeps how far they
+spread around its colour (their mean squared a*b* distance from it, weighed as its colour is), and gives the
+background its colour times |colour|² / (|colour|² + spread). A colour the predictions keep coming back to stays;
+one they swing across fades toward grey (on a fixed traffic camera the asphalt swings from blue to red and back
+as cars pass: by a single frame's statistics that is a confident colour, by the shot's it is a guess). A known
+colour (``seed``) counts as that many predictions that agree.
+
 The camera may move as a whole: the smoother's flow, fitted with one similarity transform (RANSAC), says how, and
 the memory is moved with it once that adds up to half a pixel (a still camera's memory is never resampled, so
 never blurred). A change of lighting shifts every level alike: the frame's median difference from the memory is
@@ -63,6 +70,7 @@ class SceneMemory:
         self.confidence: np.ndarray | None = None  # (h, w) float32: frames' worth of agreeing evidence
         self.lightness: np.ndarray | None = None  # (h, w) float32: the background's L* levels
         self.unlike: np.ndarray | None = None  # (h, w) float32: recent share of frames unlike the memory
+        self.spread: np.ndarray | None = None  # (h, w) float32: predictions' mean squared a*b* distance from it
         self._placed = np.eye(3)  # the memory's pixel -> the shot's first frame's
         self._newest = np.eye(3)  # the newest frame's pixel -> the shot's first frame's
 
@@ -78,6 +86,7 @@ class SceneMemory:
         weight = (frames * trust).astype(np.float32)
         total = self.confidence + weight
         self.planes += (weight / np.maximum(total, 1e-6))[..., None] * (planes - self.planes)
+        self.spread *= self.confidence / np.maximum(total, 1e-6)  # the known colour's weight adds no spread
         self.confidence = np.minimum(total, MOST_FRAMES)
         self.lightness = np.where(trust > 0.5, levels.astype(np.float32), self.lightness)
 
@@ -88,6 +97,7 @@ class SceneMemory:
         if self.planes is None:
             self.planes, self.lightness = predicted.astype(np.float32), lightness
             self.confidence, self.unlike = np.ones_like(lightness), np.zeros_like(lightness)
+            self.spread = np.zeros_like(lightness)
             return Observed(self._newest.copy(), None)
         still = None
         if to_previous is not None:
@@ -99,11 +109,16 @@ class SceneMemory:
         match = looks_alike if still is None else looks_alike * still
         # a sure memory weighs a prediction by how far it agrees; an unsure one takes every prediction alike
         difference = cv2.subtract(predicted, self.planes)
-        distance = squared_norm(difference) / COLOUR_TOLERANCE**2
+        squared = squared_norm(difference)
+        distance = squared / COLOUR_TOLERANCE**2
         sure = self.confidence / (self.confidence + SURE_AFTER)
         weight = match * (1 - sure * distance / (1 + distance))
         total = self.confidence + weight
-        self.planes = blend(self.planes, predicted, weight / np.maximum(total, 1e-6))
+        share = weight / np.maximum(total, 1e-6)
+        if predicted.shape[-1] > 2:  # the daylight rendering's L* after a*b*: the spread is of the colour alone
+            squared = squared_norm(np.ascontiguousarray(difference[..., :2]))
+        self.spread += share * (squared - self.spread)
+        self.planes = blend(self.planes, predicted, share)
         self.confidence = np.minimum(total, MOST_FRAMES, out=total)
         self.lightness += (LIGHTNESS_RATE * match) * (shifted - self.lightness)
         self.unlike += (1 - looks_alike - self.unlike) / FORGET_AFTER
@@ -113,7 +128,7 @@ class SceneMemory:
             mask = gone.view(np.uint8)
             for plane, value in ((self.planes, predicted), (self.lightness, lightness)):
                 cv2.copyTo(value, mask, plane)  # in place; a tenth of NumPy's masked assignment
-            self.confidence[gone], self.unlike[gone] = 1.0, 0.0
+            self.confidence[gone], self.unlike[gone], self.spread[gone] = 1.0, 0.0, 0.0
         return Observed(self._newest.copy(), still)
 
     def apply(self, levels: np.ndarray, planes: np.ndarray, observed: Observed) -> np.ndarray:
@@ -121,14 +136,15 @@ class SceneMemory:
         background the memory knows, weighed by how sure it is; ``observed``: what ``observe`` returned for it."""
         if self.planes is None:
             return planes
-        remembered, confidence, lightness = self.planes, self.confidence, self.lightness
+        remembered, confidence, lightness, spread = self.planes, self.confidence, self.lightness, self.spread
         onto_frame = np.linalg.inv(self._placed) @ observed.to_shot
         if _reach(onto_frame, *levels.shape) > RESAMPLE:  # a frame the camera has since moved away from
-            confidence, remembered, lightness = _moved(onto_frame, self.confidence, self.planes, self.lightness)
+            confidence, remembered, lightness, spread = _moved(onto_frame, self.confidence, self.planes,
+                                                               self.lightness, self.spread)  # fmt: skip
         match, _ = self._match(levels.astype(np.float32), lightness)
         if observed.still is not None:
             match *= observed.still
-        return blend(planes, remembered, match * confidence / (confidence + SURE_AFTER))
+        return blend(planes, _faded(remembered, spread), match * confidence / (confidence + SURE_AFTER))
 
     def _match(self, lightness: np.ndarray, memory: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """How far each pixel of a frame's L* is the background's (h, w, 0..1), and the L* with the frame's overall
@@ -143,9 +159,22 @@ class SceneMemory:
         """Move the memory onto the newest frame once the camera has moved far enough from where it was."""
         onto_newest = np.linalg.inv(self._placed) @ self._newest
         if _reach(onto_newest, *self.lightness.shape) > RESAMPLE:
-            self.confidence, self.planes, self.lightness, self.unlike = _moved(
-                onto_newest, self.confidence, self.planes, self.lightness, self.unlike)  # fmt: skip
+            self.confidence, self.planes, self.lightness, self.unlike, self.spread = _moved(
+                onto_newest, self.confidence, self.planes, self.lightness, self.unlike, self.spread)  # fmt: skip
             self._placed = self._newest.copy()
+
+
+def _faded(planes: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """The memory's planes (h, w, C; a*b* first) with a*b* times |a*b*|² / (|a*b*|² + spread): what the
+    predictions agreed on kept, what they swung across faded toward grey."""
+    chroma = planes if planes.shape[-1] == 2 else np.ascontiguousarray(planes[..., :2])
+    energy = squared_norm(chroma)
+    keep = (energy / np.maximum(energy + spread, 1e-6))[..., None]
+    if planes.shape[-1] == 2:
+        return planes * keep
+    faded = planes.copy()
+    faded[..., :2] *= keep
+    return faded
 
 
 def median(values: np.ndarray) -> np.float32:
