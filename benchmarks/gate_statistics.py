@@ -23,15 +23,11 @@ from pathlib import Path
 
 import av
 import torch
-import torch.nn.functional as F
 
-from vidcolor.color import rgb_to_lab
-from vidcolor.colorizer import working_size
-from vidcolor.models.ab_bins import summed_entropy
 from vidcolor.models.checkpoint import load_model
-from vidcolor.models.colour_gate import CHROMA_UNIT, GATE_POOL
+from vidcolor.models.colour_gate import CHROMA_UNIT, pooled_entropy
 from vidcolor.models.presets import PRESETS
-from vidcolor.train.colour_gate import GateExamples, colour_photos, fit_logistic
+from vidcolor.train.colour_gate import GateExamples, colour_photos, error_sums, fit_logistic, network_pass
 from vidcolor.train.data import list_images, read_rgb
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -53,21 +49,14 @@ CLIP_FRAMES, CLIP_EVERY = 150, 10
 @torch.no_grad()
 def frame_row(model: torch.nn.Module, rgb: torch.Tensor, short_side: int) -> torch.Tensor:
     """An RGB frame (3, H, W) uint8 -> the candidate statistics, then Σ|ab|², Σ ab·truth, Σ|truth|² and the count."""
-    lab = rgb_to_lab(rgb.float()[None] / 255)
-    lab = F.interpolate(lab, size=working_size(*lab.shape[-2:], short_side), mode="bilinear", antialias=True,
-                        align_corners=False)  # fmt: skip
-    features = model.decode(lab[:, :1])
-    ab = model.colour(features, gated=False)
-    truth = F.interpolate(lab[:, 1:], size=ab.shape[-2:], mode="area")
-    bins = model.rendered_bins
-    pooled = F.avg_pool2d(features, GATE_POOL, ceil_mode=True)
-    entropy = summed_entropy(F.conv2d(pooled, model.head.weight[bins], model.head.bias[bins])).flatten()
+    lightness, features, ab, truth = network_pass(model, rgb, short_side)
+    entropy = pooled_entropy(features, model.head, model.rendered_bins).flatten()
     chroma = ab.norm(dim=1).flatten() / CHROMA_UNIT
-    lightness = lab[:, 0].flatten() / 100
+    lightness = lightness.flatten() / 100
     quantiles = torch.tensor([0.1, 0.5, 0.9])
     row = [entropy.mean()[None], entropy.std()[None], torch.quantile(entropy, quantiles), chroma.mean()[None],
            chroma.std()[None], torch.quantile(chroma, quantiles[1:]), lightness.mean()[None], lightness.std()[None],
-           torch.stack(((ab**2).sum(), (ab * truth).sum(), (truth**2).sum(), torch.tensor(float(ab.numel()))))]
+           error_sums(ab, truth)]
     return torch.cat(row).double()
 
 

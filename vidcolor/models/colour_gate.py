@@ -23,11 +23,17 @@ GATE_POOL = 4  # the entropy is read from the decoder's features averaged over 4
 OPEN_BIAS = 6.0  # an untrained gate: sigmoid(6) = 0.998, the colour kept
 
 
+def pooled_entropy(features: torch.Tensor, head: nn.Conv2d, bins: torch.Tensor) -> torch.Tensor:
+    """The decoder's features (B, C, h, w), the bins head and the rendered bins -> the raw bin distribution's
+    entropy (``bin_entropy``) at every GATE_POOL x GATE_POOL place (B, 1, h / 4, w / 4)."""
+    pooled = F.avg_pool2d(features, GATE_POOL, ceil_mode=True)
+    return summed_entropy(F.conv2d(pooled, head.weight[bins], head.bias[bins]))
+
+
 def frame_statistics(features: torch.Tensor, head: nn.Conv2d, bins: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """The decoder's features (B, C, h, w), the bins head, the rendered bins and their a*b* (B, 2, h, w) -> (B, 2):
-    the mean entropy of the raw bin distribution (``bin_entropy``) and the mean chroma of the rendered a*b*."""
-    pooled = F.avg_pool2d(features, GATE_POOL, ceil_mode=True)
-    entropy = summed_entropy(F.conv2d(pooled, head.weight[bins], head.bias[bins])).mean(dim=(1, 2, 3))
+    the mean entropy of the raw bin distribution (``pooled_entropy``) and the mean chroma of the rendered a*b*."""
+    entropy = pooled_entropy(features, head, bins).mean(dim=(1, 2, 3))
     chroma = ab.float().norm(dim=1).mean(dim=(1, 2)) / CHROMA_UNIT
     return torch.stack((entropy, chroma), dim=1)
 

@@ -65,19 +65,29 @@ def colour_photos(folders: Sequence[str | Path], count: int | None, seed: int = 
 
 
 @torch.no_grad()
+def network_pass(model: MobileUNet, rgb: torch.Tensor, short_side: int) -> tuple[torch.Tensor, ...]:
+    """An RGB picture (3, H, W) uint8 seen as the colorizer sees it, at the working size -> its L* (1, 1, h, w),
+    the decoder's features, the rendered a*b* before the gate, and the true a*b* at their stride (1, 2, h/s, w/s)."""
+    lab = rgb_to_lab(rgb.float()[None] / 255)
+    size = working_size(*lab.shape[-2:], short_side)
+    lab = F.interpolate(lab, size=size, mode="bilinear", antialias=True, align_corners=False)
+    features = model.decode(lab[:, :1])
+    ab = model.colour(features, gated=False)
+    return lab[:, :1], features, ab, F.interpolate(lab[:, 1:], size=ab.shape[-2:], mode="area")
+
+
+def error_sums(ab: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Σ|ab|², Σ ab·truth, Σ|truth|² and the count of a*b* values: any factor's a*b* error from four numbers."""
+    return torch.stack(((ab**2).sum(), (ab * truth).sum(), (truth**2).sum(), torch.tensor(float(ab.numel()))))
+
+
+@torch.no_grad()
 def gate_examples(model: MobileUNet, photos: Sequence[Path], short_side: int, progress: bool = False) -> GateExamples:
     """Run ``model`` (float32, CPU) on each photo's L* at the working size; collect what the gate is fitted on."""
     rows = []
     for photo in tqdm(photos, unit="photo", disable=not progress):
-        lab = rgb_to_lab(read_rgb(photo).float()[None] / 255)
-        size = working_size(*lab.shape[-2:], short_side)
-        lab = F.interpolate(lab, size=size, mode="bilinear", antialias=True, align_corners=False)
-        features = model.decode(lab[:, :1])
-        ab = model.colour(features, gated=False)
-        truth = F.interpolate(lab[:, 1:], size=ab.shape[-2:], mode="area")
-        rows.append(torch.cat((model.frame_statistics(features, ab)[0],
-                               torch.stack(((ab**2).sum(), (ab * truth).sum(), (truth**2).sum(),
-                                            torch.tensor(float(ab.numel())))))))  # fmt: skip
+        _, features, ab, truth = network_pass(model, read_rgb(photo), short_side)
+        rows.append(torch.cat((model.frame_statistics(features, ab)[0], error_sums(ab, truth))))
     table = torch.stack(rows).double()
     return GateExamples(table[:, :-4].float(), *table[:, -4:].unbind(dim=1))
 
