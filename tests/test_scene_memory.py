@@ -1,6 +1,7 @@
 """The scene memory on synthetic scenes: a still background whose predicted colour swings is held steady, live and
 in files; a moving thing keeps its own colour; a cut starts a new memory; a pan moves it with the view; a change of
-lighting keeps it; a known colour seeds it; a colour the predictions swing across fades."""
+lighting keeps it; a known colour seeds it; a colour the predictions swing across fades; what comes to stand is
+learnt anew after about two seconds."""
 
 from __future__ import annotations
 
@@ -109,3 +110,29 @@ def test_a_colour_the_predictions_swing_across_fades_and_one_they_agree_on_stays
     last = np.stack(run(smoother_for(mode, True), frames)[-10:])[:, 0]
     assert last[:, :, 4 : W // 2 - 4].mean() > 26.0  # agreed on: kept
     assert np.abs(last[:, :, W // 2 + 4 : -4]).mean() < 12.0  # swung across: faded (16-17 without the spread)
+
+
+def test_what_comes_to_stand_is_learnt_anew_after_about_two_seconds_and_what_lingers_less_is_not():
+    background, car, top, stop = texture(0), texture(9)[:SIDE, :SIDE] * 0.4 + 55, 30, 61
+
+    def at(left: int) -> np.ndarray:
+        frame = background.copy()
+        frame[top : top + SIDE, left : left + SIDE] = car
+        return frame
+
+    inside = (slice(top + 6, top + SIDE - 6), slice(stop + 6, stop + SIDE - 6))
+    smoother = TemporalSmoother(0.9)
+    run(smoother, [(at(10), swinging(t, 30.0)) for t in range(30)])  # a car waits at the left
+    run(smoother, [(at(left), swinging(0, 30.0)) for left in range(13, stop + 1, 3)])  # drives on and stops
+
+    def unlike_the_car() -> float:  # L* levels between the memory's background and the car standing there
+        return float(np.abs(smoother.memory.lightness[inside] - levels_of(at(stop))[inside]).mean())
+
+    def stands(frames: int) -> list[np.ndarray]:
+        return run(smoother, [(at(stop), swinging(t, -30.0)) for t in range(frames)])
+
+    stands(40)  # 1.3 s at 30 fps: someone lingering, a car waiting at a light
+    assert unlike_the_car() > 40.0  # the road is still remembered there
+    shown = np.stack(stands(80))[-20:, 0][(slice(None), *inside)]  # 4 s in all: it is part of the scene now
+    assert unlike_the_car() < 2.0 and smoother.cuts == 0
+    assert shown.mean() < -20.0 and shown.std(axis=0).mean() < 3.0  # its own colour, held (the prediction swings 20)
