@@ -77,7 +77,9 @@ def test_a_colour_only_later_frames_know_reaches_the_frames_before_without_a_gho
         if t == count - 1:
             ab[0, top : top + SIDE, left : left + SIDE] = 40.0
         frames.append((frame, ab))
-    out = run(LookAheadSmoother(0.9, block=4), frames)
+    # the look-ahead alone: the scene memory took the square's first place for background, and a colour given
+    # once there after seven frames of grey is, by the shot's evidence, a doubt that fades what moves (files)
+    out = run(LookAheadSmoother(0.9, block=4, remember=False), frames)
     t = count - 3
     left = 10 + step * t
     assert out[t][0, top + 6 : top + SIDE - 6, left + 6 : left + SIDE - 6].mean() > 0.2 * 40.0  # it came back

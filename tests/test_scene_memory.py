@@ -1,7 +1,7 @@
 """The scene memory on synthetic scenes: a still background whose predicted colour swings is held steady, live and
 in files; a moving thing keeps its own colour; a cut starts a new memory; a pan moves it with the view; a change of
 lighting keeps it; a known colour seeds it; a colour the predictions swing across fades; what comes to stand is
-learnt anew after about two seconds."""
+learnt anew after about two seconds; in files, a shot the model cannot agree on fades what moves too."""
 
 from __future__ import annotations
 
@@ -136,3 +136,27 @@ def test_what_comes_to_stand_is_learnt_anew_after_about_two_seconds_and_what_lin
     shown = np.stack(stands(80))[-20:, 0][(slice(None), *inside)]  # 4 s in all: it is part of the scene now
     assert unlike_the_car() < 2.0 and smoother.cuts == 0
     assert shown.mean() < -20.0 and shown.std(axis=0).mean() < 3.0  # its own colour, held (the prediction swings 20)
+
+
+def test_in_files_the_shots_doubt_fades_what_moves_too_and_live_leaves_it():
+    scene, square, top, step = texture(0), texture(9)[:SIDE, :SIDE] * 0.4 + 55, 30, 3
+    last = 10 + step * ((FRAMES - 1) % 25)
+    inner = (0, slice(top + 6, top + SIDE - 6), slice(last + 6, last + SIDE - 6))
+
+    def shown(mode: str, background) -> float:  # a square of a* 40 crossing a background coloured background(t)
+        frames = []
+        for t in range(FRAMES):
+            frame, ab = scene.copy(), background(t)
+            left = 10 + step * (t % 25)
+            frame[top : top + SIDE, left : left + SIDE] = square
+            ab[0, top : top + SIDE, left : left + SIDE] = 40.0
+            frames.append((frame, ab))
+        return float(run(smoother_for(mode, True), frames)[-1][inner].mean())
+
+    def steady(t: int) -> np.ndarray:  # the model agrees on the background's colour
+        return swinging(0, 30.0)
+
+    swung = swinging  # it swings by +-20 around grey
+    assert shown("live", swung) > 36.0  # live keeps what moves as the model colours it
+    assert shown("file", steady) > 36.0  # a shot the model is sure of keeps its colours
+    assert shown("file", swung) < 32.0  # one it is not: its moving square is doubted too (40 without)

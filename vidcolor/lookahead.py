@@ -116,7 +116,8 @@ class LookAheadSmoother(Generic[Payload]):
                 before.later = self.backward_links.trusted(back, before.levels, frame_levels)
             observed = None
             if self.remember:
-                self._memory, observed = remember(self._memory, frame_levels, frame_planes, self.forward.motion)
+                self._memory, observed = remember(self._memory, frame_levels, frame_planes, self.forward.motion,
+                                                    fades_what_moves=True)  # fmt: skip
                 if colour is not None:
                     self._memory.seed(*colour, frame_levels)
             self._frames.append(_Frame(frame_levels, frame_planes, earlier, self._memory, observed))
