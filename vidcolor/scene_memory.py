@@ -132,7 +132,7 @@ class SceneMemory:
         total = self.confidence + weight
         share = weight / np.maximum(total, 1e-6)
         if predicted.shape[-1] > 2:  # the daylight rendering's L* after a*b*: the spread is of the colour alone
-            squared = squared_norm(np.ascontiguousarray(difference[..., :2]))
+            squared = squared_norm(_chroma(difference))
         self.spread += share * (squared - self.spread)
         self.planes = blend(self.planes, predicted, share)
         self.confidence = np.minimum(total, MOST_FRAMES, out=total)
@@ -187,8 +187,13 @@ class SceneMemory:
 def _fading(planes: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The memory's colour energy |a*b*|² (h, w) and the share of its a*b* the fading keeps, |a*b*|² / (|a*b*|² +
     spread): what the predictions agreed on kept, what they swung across faded toward grey."""
-    energy = squared_norm(planes if planes.shape[-1] == 2 else np.ascontiguousarray(planes[..., :2]))
+    energy = squared_norm(_chroma(planes))
     return energy, energy / np.maximum(energy + spread, 1e-6)
+
+
+def _chroma(planes: np.ndarray) -> np.ndarray:
+    """The a*b* of planes (h, w, C; a*b* first), contiguous (OpenCV copies strided arrays on every call)."""
+    return planes if planes.shape[-1] == 2 else np.ascontiguousarray(planes[..., :2])
 
 
 def _shot_keeps(energy: np.ndarray, spread: np.ndarray, sure: np.ndarray) -> float:
