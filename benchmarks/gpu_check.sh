@@ -3,11 +3,9 @@
 # CPU-only CI cannot: the CUDA tests, `vidcolor bench --backends cuda` at 480p/720p/1080p for fast and quality,
 # the models alone at batch 1/8/32, live latency on a loopback UDP stream, and a 2-minute training step rate
 # (the steps' time caps add up to 7 min 55 s).
-# Everything it needs travels with the checkout: the samples for footage (no ../shared), and the Python packages
-# the GPU image lacks as wheels in .whl/ (PyAV, tqdm, pytest and its needs), made here with
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-#       av tqdm pytest pluggy iniconfig packaging
+# Everything it needs travels with the checkout: the samples for footage (no ../shared), and the Python package
+# the GPU image lacks, PyAV, as a wheel cut into parts in .whl/ that fit beside the checkout in a call's 64 MiB:
+# `bash benchmarks/gpu_wheels.sh` makes them and prints the calls that bring them over; the parts are joined here.
 # Each step has its own time cap and is recorded (exit status, seconds, log) whatever it does; the figures and
 # a summary land in OUT as gpu_check.json and gpu_check.md (benchmarks/gpu_check.py).
 #
@@ -35,14 +33,10 @@ printf 'name\tstatus\tseconds\tcommand\n' > "$steps"
 source benchmarks/steps.sh  # step NAME SECONDS COMMAND...
 
 if [ "$dry_run" = 0 ]; then
-    if ls .whl/*.whl > /dev/null 2>&1; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-            .whl/*.whl || exit 2
-        export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
-    fi
-    export PYTHONPATH="$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
     python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || {
         echo "gpu_check.sh: no CUDA GPU visible to PyTorch here (--dry-run shows the plan)" >&2; exit 2; }
+    install_carried_wheels || exit 2
+    export PYTHONPATH="$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
 fi
 
 step environment 20 bash -c "nvidia-smi; python3 -c 'import torch, av; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(), av.__version__)'"

@@ -77,18 +77,14 @@ if [ "$cpu" = 1 ]; then
     export CUDA_VISIBLE_DEVICES=""  # the same path on the CPU: float32 (autocast is for CUDA only), one device
 fi
 if [ "$dry_run" = 0 ]; then
-    if ls .whl/*.whl > /dev/null 2>&1; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-            .whl/*.whl || exit 2
-        export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
-    fi
-    export PYTHONPATH="$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 TQDM_MININTERVAL=15  # a progress line each 15 s
     if [ "$cpu" = 0 ]; then
         python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || {
             echo "gpu_train.sh: no CUDA GPU visible to PyTorch here (--cpu trains on the CPU, --dry-run shows" \
                 "the plan)" >&2
             exit 2; }
     fi
+    install_carried_wheels || exit 2
+    export PYTHONPATH="$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 TQDM_MININTERVAL=15  # a progress line each 15 s
     ls "$packs"/*.pack.npz > /dev/null 2>&1 || {
         echo "gpu_train.sh: no photo packs in $packs (vidcolor pack-photos makes them; see --help)" >&2; exit 2; }
     echo "packs: $(cd "$packs" && ls *.pack.npz | tr '\n' ' ')($(du -shL "$packs" | cut -f1))"

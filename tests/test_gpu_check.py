@@ -22,7 +22,7 @@ def test_bad_arguments_are_one_line_and_status_2(tmp_path):
         result = check(*args)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     shown = check("--help")
-    assert shown.returncode == 0 and "--dry-run" in shown.stdout and "pip download" in shown.stdout
+    assert shown.returncode == 0 and "--dry-run" in shown.stdout and "gpu_wheels.sh" in shown.stdout
 
 
 def test_without_a_gpu_it_refuses_and_a_dry_run_plans_every_step(tmp_path):
