@@ -302,7 +302,7 @@ def test_a_reference_seeds_file_modes_scene_memory():
     for name, reference in (("plain", None), ("seeded", Reference(day))):
         guide, smoother = VideoGuide(colorizer, reference=reference), LookAheadSmoother(0.9)
         run = guide.run_network(model_input, None)
-        smoother.push(model_input, guide.guide(run), name, guide.known(run, model_input))
+        smoother.push(model_input, guide.guided(run)[0], name, guide.known(run, model_input))
         memories[name] = smoother._memory
     assert memories["plain"].confidence.max() == 1.0
     assert np.median(memories["seeded"].confidence) > 10.0
@@ -361,3 +361,17 @@ def test_a_reference_of_another_view_is_matched_once_a_shot_and_its_hints_end_at
     another_shot = cv2.resize(still[:, : still.shape[1] // 3], frames[0].shape[1::-1])
     assert reference.kind_planes(model_input(another_shot), [None], describe) is None  # nothing of its kind there
     assert len(calls) == 3  # matched again in the new shot
+
+
+def test_where_colour_is_told_the_hints_confidence_says_how_far():
+    from vidcolor import Colorizer
+
+    grey = cv2.imread(str(STREET), cv2.IMREAD_GRAYSCALE)
+    colorizer = Colorizer(backend="cpu", model="fast")
+    model_input = colorizer.model_input(torch.from_numpy(grey).float()[None, None] / 2.55)
+    height, width = model_input.shape[-2:]
+    run = colorizer.run_network(model_input, hint_planes([Hint(0.5, 0.5, *hex_to_ab(BLUE))], height, width)[None])
+    planes, told = colorizer.guided(run)
+    assert torch.equal(planes, colorizer.guide(run)) and told.shape == (1, height, width)
+    assert told[0, height // 2, width // 2] > 0.5 > told[0, 2, 2]  # at the hint, and not in a far corner
+    assert colorizer.guided(colorizer.run_network(model_input))[1] is None  # no hints: nothing is told

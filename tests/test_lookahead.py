@@ -14,11 +14,12 @@ from vidcolor.lookahead import LookAheadSmoother
 from vidcolor.temporal import TemporalSmoother
 
 
-def run(smoother, frames: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """Each (L*, a*b*) frame pushed alone; the outputs in the order they came back."""
+def run(smoother, frames: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+    """Each (L*, a*b*) frame pushed alone, or (L*, a*b*, where its colour is told); the outputs in the order they
+    came back."""
     outputs = []
-    for index, (lightness, ab) in enumerate(frames):
-        for payload, out in smoother.push(*as_tensors(lightness, ab), index):
+    for index, (lightness, ab, *told) in enumerate(frames):
+        for payload, out in smoother.push(*as_tensors(lightness, ab), index, None, told[0][None] if told else None):
             assert payload == len(outputs)  # in order, none skipped
             outputs.append(out[0].numpy())
     outputs += [out[0].numpy() for _, out in smoother.flush()]

@@ -31,7 +31,7 @@ def _fail_on_call(n: int, real):
 @pytest.mark.parametrize(
     "owner, method",
     [
-        (Colorizer, "model_input_of"), (Colorizer, "run_network"), (Colorizer, "guide"), (Colorizer, "prediction_of"),
+        (Colorizer, "model_input_of"), (Colorizer, "run_network"), (Colorizer, "guided"), (Colorizer, "prediction_of"),
         (Colorizer, "chroma"), (VideoFileSink, "write_frame"),
     ],  # fmt: skip
 )

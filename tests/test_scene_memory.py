@@ -1,7 +1,8 @@
 """The scene memory on synthetic scenes: a still background whose predicted colour swings is held steady, live and
 in files; a moving thing keeps its own colour; a cut starts a new memory; a pan moves it with the view; a change of
 lighting keeps it; a known colour seeds it; a colour the predictions swing across fades; what comes to stand is
-learnt anew after about two seconds; in files, a shot the model cannot agree on fades what moves too."""
+learnt anew after about two seconds; in files, a shot the model cannot agree on fades what moves too; what a person
+told (hints, a reference) is neither faded nor overridden."""
 
 from __future__ import annotations
 
@@ -138,19 +139,20 @@ def test_what_comes_to_stand_is_learnt_anew_after_about_two_seconds_and_what_lin
     assert shown.mean() < -20.0 and shown.std(axis=0).mean() < 3.0  # its own colour, held (the prediction swings 20)
 
 
-def test_in_files_the_shots_doubt_fades_what_moves_too_and_live_leaves_it():
+def test_in_files_the_shots_doubt_fades_what_moves_too_but_not_what_a_person_told_and_live_leaves_it():
     scene, square, top, step = texture(0), texture(9)[:SIDE, :SIDE] * 0.4 + 55, 30, 3
     last = 10 + step * ((FRAMES - 1) % 25)
     inner = (0, slice(top + 6, top + SIDE - 6), slice(last + 6, last + SIDE - 6))
 
-    def shown(mode: str, background) -> float:  # a square of a* 40 crossing a background coloured background(t)
-        frames = []
+    def shown(mode: str, background, hinted: bool = False) -> float:  # a square of a* 40 crossing a background
+        frames = []  # coloured background(t); ``hinted``: a person told the square's colour (its hint followed)
         for t in range(FRAMES):
-            frame, ab = scene.copy(), background(t)
+            frame, ab, told = scene.copy(), background(t), np.zeros((H, W), np.float32)
             left = 10 + step * (t % 25)
             frame[top : top + SIDE, left : left + SIDE] = square
             ab[0, top : top + SIDE, left : left + SIDE] = 40.0
-            frames.append((frame, ab))
+            told[top : top + SIDE, left : left + SIDE] = 1.0
+            frames.append((frame, ab, told) if hinted else (frame, ab))
         return float(run(smoother_for(mode, True), frames)[-1][inner].mean())
 
     def steady(t: int) -> np.ndarray:  # the model agrees on the background's colour
@@ -160,3 +162,16 @@ def test_in_files_the_shots_doubt_fades_what_moves_too_and_live_leaves_it():
     assert shown("live", swung) > 36.0  # live keeps what moves as the model colours it
     assert shown("file", steady) > 36.0  # a shot the model is sure of keeps its colours
     assert shown("file", swung) < 32.0  # one it is not: its moving square is doubted too (40 without)
+    assert shown("file", swung, hinted=True) > 36.0  # but not a colour a person gave it: the doubt is the model's
+
+
+@pytest.mark.parametrize("mode", ["live", "file"])
+def test_a_colour_told_of_a_still_background_takes_over_from_the_memory(mode):
+    still, told = texture(0), np.zeros((H, W), np.float32)
+    told[:, : W // 2] = 1.0  # a person tells the left half's colour, a* -30, once the memory is sure of a* 30
+    hinted = swinging(0, 30.0)
+    hinted[0, :, : W // 2] = -30.0
+    frames = [(still, swinging(0, 30.0)) for _ in range(30)] + [(still, hinted, told) for _ in range(30)]
+    last = run(smoother_for(mode, True), frames)[-1][0]
+    assert last[:, 4 : W // 2 - 4].mean() < -25.0  # the told colour (the memory held it at a* 13-16 before)
+    assert last[:, W // 2 + 4 : -4].mean() > 25.0  # and the rest as remembered

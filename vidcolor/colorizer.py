@@ -172,14 +172,24 @@ class Colorizer:
     def guide(self, run: NetworkRun, reference: Reference | None = None, known: list | None = None) -> torch.Tensor:
         """``infer``'s second half: the network's output moved toward its hints, then to the reference's colour
         where the frame shows it (``known``: ``Colorizer.known``'s, where the caller has it for a smoother too)."""
-        out = run.out if run.hints is None else self.hinted_backend().follow_hints(run.seen, run.hints, run.out,
-                                                                                   run.features)  # fmt: skip
+        return self.guided(run, reference, known)[0]
+
+    def guided(self, run: NetworkRun, reference: Reference | None = None,
+               known: list | None = None) -> tuple[torch.Tensor, np.ndarray | None]:  # fmt: skip
+        """``guide``'s planes, and where their colour is a person's rather than the model's: how far each pixel took
+        its hints' colour (B, h, w, 0..1; None without hints), which the smoothers' scene memory neither overrides
+        nor, in files, fades with the shot's doubt of the model. (A reference's colour is the memory's own: it
+        seeds it, ``known``.)"""
+        out, told = run.out, None
+        if run.hints is not None:
+            out, confidence = self.hinted_backend().follow_hints(run.seen, run.hints, run.out, run.features)
+            told = confidence[:, 0].float().cpu().numpy()
         out = out if self.render == "daylight" else out[:, :2]
         if reference is None:
-            return out
+            return out, told
         if self._sees_heat:
-            return reference.apply_to_thermal(run.seen, out)
-        return torch.cat((reference.apply(run.links, out[:, :2], known), out[:, 2:]), dim=1)
+            return reference.apply_to_thermal(run.seen, out), told
+        return torch.cat((reference.apply(run.links, out[:, :2], known), out[:, 2:]), dim=1), told
 
     @staticmethod
     def known(run: NetworkRun, reference: Reference | None, model_input: torch.Tensor) -> list | None:
@@ -239,9 +249,9 @@ class Colorizer:
         ``lightness``: guided, smoothed, brought to full size. Live mode runs it on another thread than the
         network."""
         known = self.known(run, reference, model_input)  # taken where the frame shows it, and seeding the memory
-        out = self.guide(run, reference, known)
+        out, told = self.guided(run, reference, known)
         if smoother is not None:
-            out = smoother(model_input, out, known)
+            out = smoother(model_input, out, known, told)
         return self._finish(lightness, model_input, out)
 
     def _finish(self, lightness: torch.Tensor, model_input: torch.Tensor, out: torch.Tensor) -> Prediction:

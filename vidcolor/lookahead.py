@@ -58,6 +58,7 @@ class _Frame:
     earlier: Blended | None  # the forward pass's: its output for the frame before, moved onto this one
     memory: SceneMemory | None  # its shot's scene memory (None: not remembering)
     observed: Observed | None  # what ``memory.apply`` needs of the frame
+    told: np.ndarray | None  # (h, w) 0..1: where its colour is a person's hints', not the model's guess
     later: MotionLink | None = None  # how the next frame moves onto this one; None: a cut, or no next frame yet
 
 
@@ -85,15 +86,19 @@ class LookAheadSmoother(Generic[Payload]):
         return self.forward.cuts
 
     def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None, payload: Payload,
-             known: Sequence[Known | None] | None = None) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
+             known: Sequence[Known | None] | None = None,
+             told: np.ndarray | None = None) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
         """A batch in (``lightness`` and ``planes`` None for a batch of no frames), the batches now ready out.
-        ``known``: per frame, a colour known to hold there (``Reference.known``), which seeds the scene memory."""
+        ``known``: per frame, a colour known to hold there (``Reference.known``), which seeds the scene memory;
+        ``told``: (B, h, w, 0..1) where the colour is a person's hints' (``Colorizer.guided``),
+        which the scene memory neither fades nor overrides."""
         self._batches.append((payload, 0 if planes is None else len(planes), planes))
         if planes is not None:
             if self.strength == 0.0:
                 self._done.extend(host_planes(planes))
             else:
-                self._take(lightness, planes, known or [None] * len(planes))
+                self._take(lightness, planes, known or [None] * len(planes),
+                           [None] * len(planes) if told is None else told)  # fmt: skip
                 if len(self._frames) >= 2 * self.block:
                     self._smooth(self.block)
         return self._ready()
@@ -104,10 +109,11 @@ class LookAheadSmoother(Generic[Payload]):
             self._smooth(len(self._frames))
         return self._ready()
 
-    def _take(self, lightness: torch.Tensor, planes: torch.Tensor, known: Sequence[Known | None]) -> None:
+    def _take(self, lightness: torch.Tensor, planes: torch.Tensor, known: Sequence[Known | None],
+              told: Sequence[np.ndarray | None]) -> None:  # fmt: skip
         levels = lightness_levels(lightness)
         predicted = host_planes(planes)
-        for frame_levels, frame_planes, colour in zip(levels, predicted, known, strict=True):
+        for frame_levels, frame_planes, colour, frame_told in zip(levels, predicted, known, told, strict=True):
             cuts = self.forward.cuts
             _, earlier = self.forward.blend_parts(frame_levels, frame_planes)
             if self._frames and self.forward.cuts == cuts and self.forward.motion is not None:
@@ -120,7 +126,7 @@ class LookAheadSmoother(Generic[Payload]):
                                                     fades_what_moves=True)  # fmt: skip
                 if colour is not None:
                     self._memory.seed(*colour, frame_levels)
-            self._frames.append(_Frame(frame_levels, frame_planes, earlier, self._memory, observed))
+            self._frames.append(_Frame(frame_levels, frame_planes, earlier, self._memory, observed, frame_told))
 
     def _smooth(self, count: int) -> None:
         """Run the backward pass over the frames held, and hand on the oldest ``count``."""
@@ -135,7 +141,7 @@ class LookAheadSmoother(Generic[Payload]):
             if index < count:
                 smoothed = two_sided(frame.predicted, frame.earlier, later)
                 if frame.memory is not None:
-                    smoothed = frame.memory.apply(frame.levels, smoothed, frame.observed)
+                    smoothed = frame.memory.apply(frame.levels, smoothed, frame.observed, frame.told)
                 results.append(smoothed)
         self._done.extend(reversed(results))
         del self._frames[:count]

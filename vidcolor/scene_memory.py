@@ -25,6 +25,11 @@ its memory learns the shot while the viewer watches, and a share that falls over
 every colour on screen (CDC counts it: pedestrians_street 2.89 -> 3.09x the truth's); a file's frame leaves the
 look-ahead with 24 to 48 later frames already in the memory.
 
+The doubt is of the model's colour, and so is the memory's authority: where a person's hints gave the colour
+(``told``: how far each pixel took them), the memory neither fades it nor puts its own in its place, live or in
+files — a coat hinted red on a doubted road stays red, a wall hinted blue after the memory was sure of grey turns
+blue at once. A reference's colour needs no such care: it seeds the memory (``seed``) and is its colour.
+
 The camera may move as a whole: the smoother's flow, fitted with one similarity transform (RANSAC), says how, and
 the memory is moved with it once that adds up to half a pixel (a still camera's memory is never resampled, so
 never blurred). A change of lighting shifts every level alike: the frame's median difference from the memory is
@@ -147,9 +152,12 @@ class SceneMemory:
             self.confidence[gone], self.unlike[gone], self.spread[gone] = 1.0, 0.0, 0.0
         return Observed(self._newest.copy(), still)
 
-    def apply(self, levels: np.ndarray, planes: np.ndarray, observed: Observed) -> np.ndarray:
+    def apply(self, levels: np.ndarray, planes: np.ndarray, observed: Observed,
+              told: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """A frame's L* levels (h, w) and smoothed planes (h, w, C) -> the memory's colour where the frame shows the
-        background the memory knows, weighed by how sure it is; ``observed``: what ``observe`` returned for it."""
+        background the memory knows, weighed by how sure it is; ``observed``: what ``observe`` returned for it.
+        ``told`` (h, w, 0..1): where the frame's colour is a person's hints' (``Colorizer.guided``), which the
+        memory neither overrides nor fades: its doubt is of the model's colour."""
         if self.planes is None:
             return planes
         remembered, confidence, lightness, spread = self.planes, self.confidence, self.lightness, self.spread
@@ -163,8 +171,10 @@ class SceneMemory:
         energy, keep = _fading(remembered, spread)
         sure = confidence / (confidence + SURE_AFTER)
         if self.fades_what_moves:
-            planes = _with_chroma_times(planes, _shot_keeps(energy, spread, sure))
-        return blend(planes, _with_chroma_times(remembered, keep), match * sure)
+            shot = _shot_keeps(energy, spread, sure)
+            planes = _with_chroma_times(planes, shot if told is None else shot + (1 - shot) * told)
+        taken = match * sure if told is None else match * sure * (1 - told)
+        return blend(planes, _with_chroma_times(remembered, keep), taken)
 
     def _match(self, lightness: np.ndarray, memory: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """How far each pixel of a frame's L* is the background's (h, w, 0..1), and the L* with the frame's overall

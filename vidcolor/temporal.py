@@ -73,38 +73,42 @@ class TemporalSmoother:
     def reset(self) -> None:
         self._history, self.memory, self.motion = None, None, None
 
-    def __call__(self, lightness: torch.Tensor, ab: torch.Tensor,
-                 known: Sequence[Known | None] | None = None) -> torch.Tensor:  # fmt: skip
+    def __call__(self, lightness: torch.Tensor, ab: torch.Tensor, known: Sequence[Known | None] | None = None,
+                 told: np.ndarray | None = None) -> torch.Tensor:  # fmt: skip
         """L* (B, 1, h, w) and predicted a*b* (B, 2, h, w), frames in order -> smoothed a*b* (B, 2, h, w). Any
         planes after a*b* (the daylight rendering's L*) are smoothed with them: (B, C, h, w). ``known``: per
-        frame, a colour known to hold there (a reference's, ``Reference.known``), which seeds the scene memory."""
+        frame, a colour known to hold there (a reference's, ``Reference.known``), which seeds the scene memory;
+        ``told``: (B, h, w, 0..1) where the colour is a person's hints' (``Colorizer.guided``), which the memory
+        does not override."""
         if self.strength == 0.0:
             return ab
         predicted = host_planes(ab)  # (B, h, w, 2)
         levels = lightness_levels(lightness)
         known = known or [None] * len(predicted)
-        smoothed = np.stack([self.step(l8, new, colour)
-                             for l8, new, colour in zip(levels, predicted, known, strict=True)])  # fmt: skip
+        told = [None] * len(predicted) if told is None else told
+        smoothed = np.stack([self.step(*frame) for frame in zip(levels, predicted, known, told, strict=True)])
         return torch.from_numpy(smoothed).permute(0, 3, 1, 2).to(ab.device, ab.dtype)
 
     def push(self, lightness: torch.Tensor | None, planes: torch.Tensor | None, payload: Payload,
-             known: Sequence[Known | None] | None = None) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
+             known: Sequence[Known | None] | None = None,
+             told: np.ndarray | None = None) -> list[tuple[Payload, torch.Tensor | None]]:  # fmt: skip
         """The file pipeline's interface, ``LookAheadSmoother``'s: here each batch comes back at once."""
-        return [(payload, None if planes is None else self(lightness, planes, known))]
+        return [(payload, None if planes is None else self(lightness, planes, known, told))]
 
     def flush(self) -> list[tuple[Payload, torch.Tensor | None]]:
         return []
 
-    def step(self, levels: np.ndarray, predicted: np.ndarray, known: Known | None = None) -> np.ndarray:
+    def step(self, levels: np.ndarray, predicted: np.ndarray, known: Known | None = None,
+             told: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """One frame: its L* as uint8 levels (h, w) and predicted planes (h, w, C) -> the smoothed planes;
-        ``known`` as for ``__call__``."""
+        ``known`` and ``told`` (h, w) as for ``__call__``."""
         output = self.blend_parts(levels, predicted)[0]
         if not self.remember:
             return output
         self.memory, observed = remember(self.memory, levels, predicted, self.motion)
         if known is not None:
             self.memory.seed(*known, levels)
-        output = self.memory.apply(levels, output, observed)
+        output = self.memory.apply(levels, output, observed, told)
         self._history.ab = output  # the next frame is blended with what was shown
         return output
 

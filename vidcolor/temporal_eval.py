@@ -147,13 +147,25 @@ def smoother_for(mode: str, strength: float, remember: bool = True) -> TemporalS
     return LookAheadSmoother(strength, remember=remember)
 
 
+Guided = tuple[torch.Tensor, list | None, np.ndarray | None]  # a frame's planes, its known colour, where it is told
+
+
+def _guided(guide: VideoGuide, model_input: torch.Tensor) -> Guided:
+    """A frame's L* (1, 1, h, w) -> what the file pipeline's smoother is handed for it: the guided planes, the
+    reference's colour known for it, and where its colour is told (``pipeline``'s smoother thread)."""
+    run = guide.run_network(model_input, None)
+    known = guide.known(run, model_input)
+    planes, told = guide.guided(run, known)
+    return planes.cpu(), known, told
+
+
 def _smoothed(smoother: TemporalSmoother | LookAheadSmoother, lightness: torch.Tensor,
-              predicted: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:  # fmt: skip
+              guided: list[Guided]) -> tuple[list[torch.Tensor], list[int]]:  # fmt: skip
     """Each frame's smoothed planes through the file pipeline's interface, and the frames the smoother cut at."""
     outputs, cuts = [], []
-    for index, (frame_lightness, planes) in enumerate(zip(lightness, predicted, strict=True)):
+    for index, (frame_lightness, (planes, known, told)) in enumerate(zip(lightness, guided, strict=True)):
         cuts_before = smoother.cuts
-        outputs += [out for _, out in smoother.push(frame_lightness[None], planes, index)]
+        outputs += [out for _, out in smoother.push(frame_lightness[None], planes, index, known, told)]
         if smoother.cuts > cuts_before:
             cuts.append(index)
     outputs += [out for _, out in smoother.flush()]
@@ -169,7 +181,7 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
                          f"beside its colour partner (NAME{RGB_SUFFIX}.mp4 beside NAME{IR_SUFFIX}.mp4)")
     first = Reference(_rgb(clip.truth_lab[0]).transpose(1, 2, 0).astype(np.uint8)) if reference == "first" else None
     guide = VideoGuide(colorizer, reference=first)
-    predicted = [guide.infer(x[None].to(colorizer.device), None).cpu() for x in clip.lightness]
+    guided = [_guided(guide, x[None].to(colorizer.device)) for x in clip.lightness]
     flows = _true_flows(clip.truth_lab)
     runs = {"truth": clip.truth_lab}  # L*a*b* (T, 3, h, w) of each run
     cost_ms: dict[str, float] = {}
@@ -178,7 +190,7 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
     for mode, strength, remember in [("live", 0.0, False), *smoothed]:
         name = run_name(mode, strength, remember)
         started = time.perf_counter()
-        outputs, resets[name] = _smoothed(smoother_for(mode, strength, remember), clip.lightness, predicted)
+        outputs, resets[name] = _smoothed(smoother_for(mode, strength, remember), clip.lightness, guided)
         cost_ms[name] = (time.perf_counter() - started) / len(outputs) * 1e3
         # a*b*, and the correction to daylight L* where the model relights
         shown = [colorizer.relit(x[None], out[:, 2:]) if out.shape[1] == 3 else x[None]

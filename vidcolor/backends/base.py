@@ -57,14 +57,15 @@ class Backend(ABC):
         raise NotImplementedError(f"backend {self.NAME} runs a graph without hint inputs")
 
     def follow_hints(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
-                     features: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                     features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """``infer_with_features``'s output moved toward hint planes (B, 3, H, W): a*b* and a mask
-        (``models/hint_attention.py``). Apart from the network, so a pipeline can run it on another thread."""
+        (``models/hint_attention.py``), and how far each pixel took the hints' colour (B, 1, H, W, 0..1). Apart
+        from the network, so a pipeline can run it on another thread."""
         raise NotImplementedError(f"backend {self.NAME} runs a graph without hint inputs")
 
     def infer_hinted(self, lightness: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
         """``infer`` with hint planes: the two steps above at once."""
-        return self.follow_hints(lightness, hints, *self.infer_with_features(lightness))
+        return self.follow_hints(lightness, hints, *self.infer_with_features(lightness))[0]
 
     @abstractmethod
     def describe(self) -> str:

@@ -61,8 +61,9 @@ class HintedGraph:
 
     @torch.inference_mode()
     def follow(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
-               features: torch.Tensor) -> torch.Tensor:  # fmt: skip
-        """``run``'s output moved toward hint planes (B, 3, H, W), as the model's own forward."""
+               features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """``run``'s output moved toward hint planes (B, 3, H, W), as the model's own forward, and how far each
+        pixel took the hints' colour (B, 1, H, W)."""
         with _one_thread():
             return self.model.with_hints(features, lightness, hints, out)
 

@@ -53,7 +53,7 @@ class OnnxRuntimeCPUBackend(Backend):
         return self._hinted.run(lightness)
 
     def follow_hints(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
-                     features: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                     features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         if self._hinted is None:
             return super().follow_hints(lightness, hints, out, features)
         return self._hinted.follow(lightness, hints, out, features)

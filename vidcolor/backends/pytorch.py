@@ -42,8 +42,9 @@ class TorchCPUBackend(Backend):
 
     @torch.inference_mode()
     def follow_hints(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
-                     features: torch.Tensor) -> torch.Tensor:  # fmt: skip
-        return self.model.with_hints(features, lightness, hints, out).contiguous()
+                     features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        planes, confidence = self.model.with_hints(features, lightness, hints, out)
+        return planes.contiguous(), confidence
 
     def describe(self) -> str:
         return f"cpu (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, float32, channels-last)"
@@ -92,9 +93,10 @@ class TorchCUDABackend(Backend):
 
     @torch.inference_mode()
     def follow_hints(self, lightness: torch.Tensor, hints: torch.Tensor, out: torch.Tensor,
-                     features: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                     features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         x, hints = lightness.to(torch.float16), hints.to(torch.float16)
-        return self.model.with_hints(features, x, hints, out.to(torch.float16)).float()
+        planes, confidence = self.model.with_hints(features, x, hints, out.to(torch.float16))
+        return planes.float(), confidence.float()
 
     @torch.inference_mode()
     def infer(self, lightness: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from ..colorizer import Colorizer, NetworkRun
@@ -16,8 +17,9 @@ from .track import HintTrack
 
 class VideoGuide:
     """Per stream, frames in order: ``hint_planes`` of each frame's time (made ahead of the model, on the file
-    pipeline's decoder thread), and ``infer``, ``Colorizer.infer`` with them and the reference, or its two halves
-    (``run_network`` on the model's thread, ``guide`` on the smoother's)."""
+    pipeline's decoder thread), then ``Colorizer.infer`` with them and the reference in its two halves
+    (``run_network`` on the model's thread; ``known`` and ``guided`` on the smoother's, which also says where the
+    colour is told, for the smoother)."""
 
     def __init__(self, colorizer: Colorizer, hints: Sequence[Hint] = (), reference: Reference | None = None) -> None:
         if hints:
@@ -29,15 +31,11 @@ class VideoGuide:
         """The model's input L* (B, 1, h, w) of frames at ``times`` (seconds) -> their hint planes, or None."""
         return self.track.planes(model_input, times) if self.track is not None else None
 
-    def infer(self, model_input: torch.Tensor, hint_planes: torch.Tensor | None) -> torch.Tensor:
-        """The model's input L* (B, 1, h, w) and the frames' ``hint_planes`` -> the model's planes."""
-        return self.guide(self.run_network(model_input, hint_planes))
-
     def run_network(self, model_input: torch.Tensor, hint_planes: torch.Tensor | None) -> NetworkRun:
         return self.colorizer.run_network(model_input, hint_planes, self.reference)
 
-    def guide(self, run: NetworkRun, known: list | None = None) -> torch.Tensor:
-        return self.colorizer.guide(run, self.reference, known)
+    def guided(self, run: NetworkRun, known: list | None = None) -> tuple[torch.Tensor, np.ndarray | None]:
+        return self.colorizer.guided(run, self.reference, known)
 
     def known(self, run: NetworkRun, model_input: torch.Tensor) -> list | None:
         return self.colorizer.known(run, self.reference, model_input)

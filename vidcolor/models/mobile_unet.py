@@ -149,7 +149,7 @@ class MobileUNet(nn.Module):
     def forward(self, lightness: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """``hints`` (B, 3, H, W): a*b* and a mask (``hint_attention.py``), where the model takes them."""
         out, features = self.forward_with_features(lightness)
-        return out if hints is None else self.with_hints(features, lightness, hints, out)
+        return out if hints is None else self.with_hints(features, lightness, hints, out)[0]
 
     def forward_with_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """L* -> the automatic output (B, 2|3, H, W) and the decoder's features, which hints are followed in
@@ -161,10 +161,11 @@ class MobileUNet(nn.Module):
         return F.interpolate(out, size=lightness.shape[-2:], mode="bilinear", align_corners=False), features
 
     def with_hints(self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor,
-                   out: torch.Tensor) -> torch.Tensor:  # fmt: skip
-        """The automatic output (B, 2|3, H, W) with its a*b* moved toward the hints; the daylight L* kept."""
-        ab = self.follow_hints(features, lightness, hints, out[:, :2])
-        return ab if out.shape[1] == 2 else torch.cat((ab, out[:, 2:]), dim=1)
+                   out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """The automatic output (B, 2|3, H, W) with its a*b* moved toward the hints, the daylight L* kept; and how
+        far each pixel took the hints' colour (B, 1, H, W, 0..1)."""
+        ab, confidence = self.follow_hints(features, lightness, hints, out[:, :2])
+        return (ab if out.shape[1] == 2 else torch.cat((ab, out[:, 2:]), dim=1)), confidence
 
     def colour(self, features: torch.Tensor, gated: bool = True) -> torch.Tensor:
         """The decoder's features -> the automatic a*b* at the output stride (B, 2, H/s, W/s); ``gated``: faded
@@ -205,12 +206,13 @@ class MobileUNet(nn.Module):
         return bin_entropy(F.conv2d(features, self.head.weight[bins], self.head.bias[bins]))
 
     def follow_hints(self, features: torch.Tensor, lightness: torch.Tensor, hints: torch.Tensor,
-                     ab: torch.Tensor) -> torch.Tensor:  # fmt: skip
-        """The automatic a*b* at the working size (B, 2, H, W), moved toward the hints (B, 3, H, W)."""
+                     ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """The automatic a*b* at the working size (B, 2, H, W), moved toward the hints (B, 3, H, W), and how far each
+        pixel was moved (the attention's confidence, B, 1, H, W)."""
         if self.hints is None:
             raise ValueError("this model takes no hints (its config has hint_keys = 0)")
         hinted, confidence = self.hints(features, lightness, hints)
-        return ab + confidence * (hinted - ab)
+        return ab + confidence * (hinted - ab), confidence
 
 
 def _encoder_input(lightness: torch.Tensor) -> torch.Tensor:

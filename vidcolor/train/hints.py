@@ -101,7 +101,7 @@ def hinted_colour(model: MobileUNet, lightness: torch.Tensor, hints: torch.Tenso
         features = model.decode(lightness)
         automatic = F.interpolate(model.colour(features), size=lightness.shape[-2:], mode="bilinear",
                                   align_corners=False)  # fmt: skip
-    return model.follow_hints(features, lightness, hints, automatic)
+    return model.follow_hints(features, lightness, hints, automatic)[0]
 
 
 def neutral_excess(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
