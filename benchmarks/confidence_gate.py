@@ -1,6 +1,6 @@
 """Calibration of a bins-head model and a confidence gate on its colour (issue 34, "Do no harm").
 
-    python benchmarks/confidence_gate.py PHOTOS [--model fast] [--limit N] [--scales 0.8,0.6]
+    python benchmarks/confidence_gate.py PHOTOS [--model fast | --weights W.pt] [--limit N] [--scales 0.8,0.6]
                                          [--pixel-h0 4,4.5,5] [--width 1] [--frame-f0 4,4.5] [--frame-width 1]
                                          [--check] [--json OUT.json]
 
@@ -71,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("photos", type=Path)
     parser.add_argument("--model", default="fast")
+    parser.add_argument("--weights", type=Path, help="a checkpoint instead of the shipped --model")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--scales", type=floats, default=[], help="uniform chroma scales, the control")
     parser.add_argument("--pixel-h0", type=floats, default=[])
@@ -80,7 +81,8 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="check the gate off is colorize_image to the bit")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    colorizer = Colorizer(backend="cpu", model=args.model, precision="fp32", threads=1)
+    colorizer = Colorizer(backend="cpu", model="auto" if args.weights else args.model, weights=args.weights,
+                          precision="fp32", threads=1)  # fmt: skip
     network = colorizer._network
     settings = [(1.0, None, None)] + [(s, None, None) for s in args.scales] + [(1.0, h, None) for h in args.pixel_h0]
     settings += [(1.0, None, f) for f in args.frame_f0] + [(1.0, h, f) for h, f in itertools.product(args.pixel_h0,
