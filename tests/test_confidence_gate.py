@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import untrained
 
+from vidcolor.backends.onnx_export import INPUT_NAME, bins_head_index, export_onnx
 from vidcolor.models.ab_bins import bin_entropy, confidence_gate
 from vidcolor.models.checkpoint import load_model, save_checkpoint, set_rendering
+from vidcolor.models.colour_gate import pooled_entropy
 from vidcolor.models.mobile_unet import MobileUNetConfig
 
 BINS = MobileUNetConfig(decoder_widths=(32, 24, 16, 16), scene_width=8, ab_bins=True)
@@ -59,3 +64,39 @@ def test_a_gated_rendering_is_stored_and_scales_the_models_colour_toward_grey(tm
 def test_the_gate_width_must_be_positive():
     with pytest.raises(ValueError, match="render_gate_width"):
         MobileUNetConfig(ab_bins=True, render_gate=4.0, render_gate_width=0.0)
+
+
+def test_the_region_gate_reads_the_pooled_entropy_exports_as_pytorch_runs_it_and_the_head_is_still_found(tmp_path):
+    """The gate reads the bins' entropy at the colour gate's 4x4-pooled places (at every place it doubled the int8
+    graph's time), after the colour gate; the exported graph computes that entropy apart from the head, which
+    ``bins_head_index`` (the int8 graph's float tail, the hinted graph's features) must still find by its wiring."""
+    ort, onnx = pytest.importorskip("onnxruntime"), pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    model = untrained(replace(BINS, colour_gate=True))
+    lightness = torch.rand(1, 1, 64, 96) * 100
+    with torch.no_grad():
+        features = model.decode(lightness)
+        entropy = pooled_entropy(features, model.head, model.rendered_bins)  # (1, 1, 4, 6): 16 x 16 px places
+        gate = float(entropy.mean()) + 0.5  # a factor near a half
+        model.config = replace(model.config, render_gate=gate)
+        plain, gated = model.colour(features, gated=False), model.colour(features)
+        model.config = replace(model.config, render_gate=0.0)
+        colour_gated = model.colour(features)
+    expected = F.interpolate(confidence_gate(entropy, gate), size=plain.shape[-2:], mode="bilinear",
+                             align_corners=False)  # fmt: skip
+    assert entropy.shape[-2:] == (4, 6) and 0.3 < float(expected.mean()) < 0.7
+    torch.testing.assert_close(gated, colour_gated * expected)  # after the colour gate, from the pooled entropy
+    assert plain.abs().mean() > colour_gated.abs().mean() > gated.abs().mean()
+
+    model.config = replace(model.config, render_gate=gate)
+    path = export_onnx(model, tmp_path / "gated.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = model(lightness).numpy()
+    assert np.abs(session.run(None, {INPUT_NAME: lightness.numpy()})[0] - expected).max() < 1e-3
+    graph = onnx.load(str(path)).graph
+    nodes, weights = list(graph.node), {tensor.name: tensor for tensor in graph.initializer}
+    head = nodes[bins_head_index(nodes)]
+    made_by = {output: node for node in nodes for output in node.output}
+    assert head.op_type == "Conv" and made_by[head.input[0]].op_type != "AveragePool"
+    assert weights[head.input[1]].dims[0] == len(model.rendered_bins)  # the head's logits, not a decoder layer

@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
 from pathlib import Path
 from typing import Literal
@@ -61,16 +61,48 @@ def export_onnx(model: nn.Module, path: str | Path, *, precision: Precision = "f
 
 
 def bins_head_index(nodes: Sequence) -> int | None:
-    """Where a bins head's convolution stands in an exported graph's nodes (``onnx.NodeProto``s): the last
-    convolution before the first exponential (the annealed mean's, or the colour gate's entropy) that does not read
-    averaged features (the colour gate's convolution reads the head's input averaged over 4x4 places); None where
-    the graph has no exponential (a regression head)."""
-    first_exp = next((i for i, node in enumerate(nodes) if node.op_type == "Exp"), None)
-    if first_exp is None:
-        return None
-    pooled = {output for node in nodes if node.op_type == "AveragePool" for output in node.output}
-    return next((i for i in range(first_exp - 1, -1, -1)
-                 if nodes[i].op_type == "Conv" and nodes[i].input[0] not in pooled), None)  # fmt: skip
+    """Where a bins head's convolution stands in an exported graph's nodes (``onnx.NodeProto``s, float or
+    quantized): a convolution that an exponential reads through no other convolution (the annealed mean's) and
+    that does not read averaged features (the gates' entropy reads the head's input averaged over 4x4 places);
+    None where the graph has no exponential (a regression head). By the graph's wiring, not its order: the exporter
+    may put the gates' entropy first."""
+    source = _sources(nodes)
+    heads, seen = set(), set()
+    stack = [name for node in nodes if node.op_type == "Exp" for name in node.input]
+    while stack:
+        index = source(stack.pop())
+        if index is None or index in seen:
+            continue
+        seen.add(index)
+        if nodes[index].op_type != "Conv":
+            stack.extend(nodes[index].input)
+        elif not _reads_pooled(nodes, index, source):
+            heads.add(index)
+    return min(heads, default=None)
+
+
+def pooled_conv_indices(nodes: Sequence) -> list[int]:
+    """Where the convolutions that read averaged features stand (the gates' entropy: ``colour_gate.pooled_entropy``)."""
+    source = _sources(nodes)
+    return [i for i, node in enumerate(nodes) if node.op_type == "Conv" and _reads_pooled(nodes, i, source)]
+
+
+def _sources(nodes: Sequence) -> Callable[[str], int | None]:
+    """A tensor's name -> the index of the node that makes it, quantization passed through (None: an input)."""
+    producer = {output: i for i, node in enumerate(nodes) for output in node.output}
+
+    def source(name: str) -> int | None:
+        index = producer.get(name)
+        while index is not None and nodes[index].op_type in ("QuantizeLinear", "DequantizeLinear"):
+            index = producer.get(nodes[index].input[0])
+        return index
+
+    return source
+
+
+def _reads_pooled(nodes: Sequence, conv: int, source: Callable[[str], int | None]) -> bool:
+    made_by = source(nodes[conv].input[0])
+    return made_by is not None and nodes[made_by].op_type == "AveragePool"
 
 
 def onnx_path(model: nn.Module, folder: Path) -> Path:

@@ -27,10 +27,9 @@ from .ab_bins import (
     bin_entropy,
     confidence_gate,
     prior_bias,
-    sharpen,
     sharpened_head,
 )
-from .colour_gate import ColourGate, frame_statistics
+from .colour_gate import ColourGate, frame_statistics, pooled_entropy
 from .hint_attention import HintAttention
 from .layers import conv_bn_relu
 from .mobilenetv2 import LAST_WIDTH, TAP_CHANNELS, MobileNetV2
@@ -169,30 +168,34 @@ class MobileUNet(nn.Module):
 
     def colour(self, features: torch.Tensor, gated: bool = True) -> torch.Tensor:
         """The decoder's features -> the automatic a*b* at the output stride (B, 2, H/s, W/s); ``gated``: faded
-        as a whole by the colour gate where the model has one (``colour_gate.py``)."""
+        where the model's rendering says, by its bins' entropy at the colour gate's pooled places: the frame as a
+        whole by the colour gate (``colour_gate.py``), then each region and the frame by the confidence gate
+        (``render_gate``, ``render_frame_gate``: ``ab_bins.confidence_gate``). Ungated: the rendering alone, what
+        the colour gate is fitted on."""
         config = self.config
         if not config.ab_bins:
             return torch.tanh(self.head(features)) * config.ab_scale
         ab = self._rendered(features)
-        if self.colour_gate is not None and gated:
-            ab = ab * self.colour_gate(self.frame_statistics(features, ab), config.render_gate_lift)
+        confidence_gated = bool(config.render_gate or config.render_frame_gate)
+        if not gated or (self.colour_gate is None and not confidence_gated):
+            return ab
+        entropy = pooled_entropy(features, self.head, self.rendered_bins)
+        if self.colour_gate is not None:
+            ab = ab * self.colour_gate(frame_statistics(entropy, ab), config.render_gate_lift)
+        if confidence_gated:
+            factor = confidence_gate(entropy, config.render_gate, config.render_gate_width, config.render_frame_gate)
+            ab = ab * F.interpolate(factor, size=ab.shape[-2:], mode="bilinear", align_corners=False)
         return ab
 
     def frame_statistics(self, features: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """The decoder's features and their rendered a*b* -> what the colour gate reads of the frame (B, 2)."""
-        return frame_statistics(features, self.head, self.rendered_bins, ab)
+        return frame_statistics(pooled_entropy(features, self.head, self.rendered_bins), ab)
 
     def _rendered(self, features: torch.Tensor) -> torch.Tensor:
         """The bins head's distribution at each place, rendered as a*b* (``ab_bins.annealed_mean``)."""
         config = self.config
         bias = prior_bias(self.ab_prior, config.render_boost) if config.render_boost else None
         bins = self.rendered_bins
-        if config.render_gate or config.render_frame_gate:  # the raw logits' entropy, then their rendering
-            logits = F.conv2d(features, self.head.weight[bins], self.head.bias[bins])
-            gate = confidence_gate(bin_entropy(logits), config.render_gate, config.render_gate_width,
-                                   config.render_frame_gate)  # fmt: skip
-            sharpened = sharpen(logits, config.render_temperature, None if bias is None else bias[bins])
-            return annealed_mean(sharpened, config.render_chroma, bins) * gate
         weight, head_bias = sharpened_head(self.head.weight[bins], self.head.bias[bins], config.render_temperature,
                                            None if bias is None else bias[bins])  # fmt: skip
         return annealed_mean(F.conv2d(features, weight, head_bias), config.render_chroma, bins)

@@ -22,7 +22,7 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import nn
 
-from ..backends.onnx_export import INPUT_NAME, bins_head_index, cached_onnx
+from ..backends.onnx_export import INPUT_NAME, bins_head_index, cached_onnx, pooled_conv_indices
 from ..color import rgb_to_lab
 from ..models import SIZE_MULTIPLE
 from .data import list_images, pair_frames, read_rgb
@@ -55,13 +55,14 @@ FLOAT_CONVS = 8
 
 
 def _bins_rendering(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
-    """A bins head's last convolution and what comes after it (the annealed mean, the colour gate; none for a
-    regression head): exponentials and sums of probabilities near zero have no 8-bit scale (a quantized softmax
-    also ran slower than the whole network), and the logits the exponentials read none either (quantized, they
-    cost 1 ms a 480p frame to quantize and dequantize and moved false colour on the benchmark by 0.2 points from
-    one calibration to the next)."""
-    start = bins_head_index(nodes)
-    return [] if start is None else list(nodes[start:])
+    """A bins head's last convolution, the gates' entropy convolution, and what comes after the first of them (the
+    annealed mean, the gates; none for a regression head): exponentials and sums of probabilities near zero have
+    no 8-bit scale (a quantized softmax also ran slower than the whole network; a quantized entropy read every
+    place as unsure, and the confidence gate greyed the whole picture), and the logits the exponentials read none
+    either (quantized, they cost 1 ms a 480p frame to quantize and dequantize and moved false colour on the
+    benchmark by 0.2 points from one calibration to the next)."""
+    head = bins_head_index(nodes)
+    return [] if head is None else list(nodes[min([head, *pooled_conv_indices(nodes)]) :])
 
 
 def quantize_int8(model: nn.Module, photos_folder: Path, out: Path, *, count: int, short_side: int,
