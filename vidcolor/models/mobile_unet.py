@@ -49,7 +49,9 @@ class MobileUNetConfig:
     render_temperature: float = ANNEALING_TEMPERATURE  # bins head: the annealed mean's temperature
     render_boost: float = 0.0  # bins head: how far the data's a*b* prior is divided out at render time
     render_chroma: float = 0.0  # bins head: how far the mean's chroma moves toward the expected chroma (0..1)
-    render_gate: float = 0.0  # bins head: a region's colour fades to grey as its entropy rises to this (nats); 0: off
+    # bins head: a region's colour fades to grey as its entropy (at the colour gate's 4x4-pooled places, 3x3 of them
+    # averaged) rises to this (nats); 0: off
+    render_gate: float = 0.0
     render_gate_width: float = 1.0  # … from this many nats below it (ab_bins.confidence_gate)
     render_frame_gate: float = 0.0  # … the whole frame as its mean entropy rises to this, from 1 nat below; 0: off
     colour_gate: bool = False  # bins head: a learnt factor on each frame's a*b* (colour_gate.py, vidcolor train-gate)
