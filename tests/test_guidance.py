@@ -302,7 +302,8 @@ def test_a_reference_seeds_file_modes_scene_memory():
     for name, reference in (("plain", None), ("seeded", Reference(day))):
         guide, smoother = VideoGuide(colorizer, reference=reference), LookAheadSmoother(0.9)
         run = guide.run_network(model_input, None)
-        smoother.push(model_input, guide.guided(run)[0], name, guide.known(run, model_input))
+        guided = guide.guided(run)
+        smoother.push(model_input, guided.planes, name, guided.known)
         memories[name] = smoother._memory
     assert memories["plain"].confidence.max() == 1.0
     assert np.median(memories["seeded"].confidence) > 10.0
@@ -371,7 +372,8 @@ def test_where_colour_is_told_the_hints_confidence_says_how_far():
     model_input = colorizer.model_input(torch.from_numpy(grey).float()[None, None] / 2.55)
     height, width = model_input.shape[-2:]
     run = colorizer.run_network(model_input, hint_planes([Hint(0.5, 0.5, *hex_to_ab(BLUE))], height, width)[None])
-    planes, told = colorizer.guided(run)
+    guided = colorizer.guided(run)
+    planes, told = guided.planes, guided.told
     assert torch.equal(planes, colorizer.guide(run)) and told.shape == (1, height, width)
     assert told[0, height // 2, width // 2] > 0.5 > told[0, 2, 2]  # at the hint, and not in a far corner
-    assert colorizer.guided(colorizer.run_network(model_input))[1] is None  # no hints: nothing is told
+    assert colorizer.guided(colorizer.run_network(model_input)).told is None  # no hints: nothing is told

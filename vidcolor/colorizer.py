@@ -46,7 +46,7 @@ from .models.presets import (
     shipped_int8,
     shipped_weights,
 )
-from .temporal import MotionLink, TemporalSmoother
+from .temporal import Known, MotionLink, TemporalSmoother
 
 log = logging.getLogger("vidcolor")
 
@@ -73,6 +73,18 @@ class NetworkRun:
     features: torch.Tensor | None = None
     hints: torch.Tensor | None = None
     links: list[MotionLink | None] | None = None
+
+
+@dataclass(frozen=True)
+class Guided:
+    """What ``Colorizer.guided`` hands a smoother: the guided planes (B, C, h, w); per frame, the reference's colour
+    carried onto it and where it holds (``Reference.known``; None without a reference matched by lightness), which
+    seeds the scene memory; and how far each pixel took its hints' colour (B, h, w, 0..1; None without hints),
+    which the memory neither overrides nor, in files, fades with the shot's doubt of the model."""
+
+    planes: torch.Tensor
+    known: list[Known | None] | None = None
+    told: np.ndarray | None = None
 
 
 def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -169,33 +181,25 @@ class Colorizer:
         out, features = self.hinted_backend().infer_with_features(seen)
         return NetworkRun(seen, out, features, hints, links)
 
-    def guide(self, run: NetworkRun, reference: Reference | None = None, known: list | None = None) -> torch.Tensor:
+    def guide(self, run: NetworkRun, reference: Reference | None = None) -> torch.Tensor:
         """``infer``'s second half: the network's output moved toward its hints, then to the reference's colour
-        where the frame shows it (``known``: ``Colorizer.known``'s, where the caller has it for a smoother too)."""
-        return self.guided(run, reference, known)[0]
+        where the frame shows it."""
+        return self.guided(run, reference).planes
 
-    def guided(self, run: NetworkRun, reference: Reference | None = None,
-               known: list | None = None) -> tuple[torch.Tensor, np.ndarray | None]:  # fmt: skip
-        """``guide``'s planes, and where their colour is a person's rather than the model's: how far each pixel took
-        its hints' colour (B, h, w, 0..1; None without hints), which the smoothers' scene memory neither overrides
-        nor, in files, fades with the shot's doubt of the model. (A reference's colour is the memory's own: it
-        seeds it, ``known``.)"""
+    def guided(self, run: NetworkRun, reference: Reference | None = None) -> Guided:
+        """``guide``'s planes, with what a smoother needs beside them: the reference's colour known for each frame
+        (taken here, and seeding the memory) and where the colour is a person's hints' (``Guided``)."""
         out, told = run.out, None
         if run.hints is not None:
             out, confidence = self.hinted_backend().follow_hints(run.seen, run.hints, run.out, run.features)
             told = confidence[:, 0].float().cpu().numpy()
         out = out if self.render == "daylight" else out[:, :2]
         if reference is None:
-            return out, told
+            return Guided(out, told=told)
         if self._sees_heat:
-            return reference.apply_to_thermal(run.seen, out), told
-        return torch.cat((reference.apply(run.links, out[:, :2], known), out[:, 2:]), dim=1), told
-
-    @staticmethod
-    def known(run: NetworkRun, reference: Reference | None, model_input: torch.Tensor) -> list | None:
-        """Per frame of ``run``, the reference's colour carried onto it and where it holds (``Reference.known``),
-        which seeds a smoother's scene memory; None without a reference matched by lightness."""
-        return None if run.links is None else reference.known(run.links, *model_input.shape[-2:])
+            return Guided(reference.apply_to_thermal(run.seen, out), told=told)
+        known = None if run.links is None else reference.known(run.links, *run.seen.shape[-2:])
+        return Guided(torch.cat((reference.apply(run.links, out[:, :2], known), out[:, 2:]), dim=1), known, told)
 
     @property
     def _sees_heat(self) -> bool:
@@ -248,10 +252,8 @@ class Colorizer:
         """The prediction from the network's run (``run_network``) on ``model_input``, made from the full-size L*
         ``lightness``: guided, smoothed, brought to full size. Live mode runs it on another thread than the
         network."""
-        known = self.known(run, reference, model_input)  # taken where the frame shows it, and seeding the memory
-        out, told = self.guided(run, reference, known)
-        if smoother is not None:
-            out = smoother(model_input, out, known, told)
+        guided = self.guided(run, reference)
+        out = guided.planes if smoother is None else smoother(model_input, guided.planes, guided.known, guided.told)
         return self._finish(lightness, model_input, out)
 
     def _finish(self, lightness: torch.Tensor, model_input: torch.Tensor, out: torch.Tensor) -> Prediction:

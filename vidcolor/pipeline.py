@@ -334,11 +334,12 @@ def _run_threads(
                 _put(finished, replace(raw, planes=planes), abort)
 
         while (raw := _get(inferred, abort)) is not _END:  # hints followed and a reference's colour taken here
-            planes, known, told = None, None, None
-            if raw.network is not None:  # a reference's colour, where it holds, seeds the scene memory
-                known = guide.known(raw.network, raw.model_input)  # made once: taken, and seeding the memory
-                planes, told = guide.guided(raw.network, known)
-            hand_on(smoother.push(raw.model_input, planes, replace(raw, network=None), known, told))
+            payload = replace(raw, network=None)
+            if raw.network is None:  # audio alone
+                hand_on(smoother.push(raw.model_input, None, payload))
+                continue
+            guided = guide.guided(raw.network)  # a reference's colour, where it holds, seeds the scene memory
+            hand_on(smoother.push(raw.model_input, guided.planes, payload, guided.known, guided.told))
         hand_on(smoother.flush())  # the end, or Ctrl-C: the frames held are written too
         _put(finished, _END, abort)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .color import lab_to_rgb, rgb_to_lab
-from .colorizer import Colorizer
+from .colorizer import Colorizer, Guided
 from .errors import InputError
 from .guidance.reference import Reference
 from .guidance.video import VideoGuide
@@ -147,25 +147,13 @@ def smoother_for(mode: str, strength: float, remember: bool = True) -> TemporalS
     return LookAheadSmoother(strength, remember=remember)
 
 
-Guided = tuple[torch.Tensor, list | None, np.ndarray | None]  # a frame's planes, its known colour, where it is told
-
-
-def _guided(guide: VideoGuide, model_input: torch.Tensor) -> Guided:
-    """A frame's L* (1, 1, h, w) -> what the file pipeline's smoother is handed for it: the guided planes, the
-    reference's colour known for it, and where its colour is told (``pipeline``'s smoother thread)."""
-    run = guide.run_network(model_input, None)
-    known = guide.known(run, model_input)
-    planes, told = guide.guided(run, known)
-    return planes.cpu(), known, told
-
-
 def _smoothed(smoother: TemporalSmoother | LookAheadSmoother, lightness: torch.Tensor,
               guided: list[Guided]) -> tuple[list[torch.Tensor], list[int]]:  # fmt: skip
     """Each frame's smoothed planes through the file pipeline's interface, and the frames the smoother cut at."""
     outputs, cuts = [], []
-    for index, (frame_lightness, (planes, known, told)) in enumerate(zip(lightness, guided, strict=True)):
+    for index, (x, frame) in enumerate(zip(lightness, guided, strict=True)):
         cuts_before = smoother.cuts
-        outputs += [out for _, out in smoother.push(frame_lightness[None], planes, index, known, told)]
+        outputs += [out for _, out in smoother.push(x[None], frame.planes, index, frame.known, frame.told)]
         if smoother.cuts > cuts_before:
             cuts.append(index)
     outputs += [out for _, out in smoother.flush()]
@@ -181,7 +169,10 @@ def evaluate_clip(colorizer: Colorizer, path: Path, strengths: list[float], fram
                          f"beside its colour partner (NAME{RGB_SUFFIX}.mp4 beside NAME{IR_SUFFIX}.mp4)")
     first = Reference(_rgb(clip.truth_lab[0]).transpose(1, 2, 0).astype(np.uint8)) if reference == "first" else None
     guide = VideoGuide(colorizer, reference=first)
-    guided = [_guided(guide, x[None].to(colorizer.device)) for x in clip.lightness]
+    guided = []  # each frame as the file pipeline's smoother thread hands it on, its planes on the host
+    for x in clip.lightness:
+        frame = guide.guided(guide.run_network(x[None].to(colorizer.device), None))
+        guided.append(replace(frame, planes=frame.planes.cpu()))
     flows = _true_flows(clip.truth_lab)
     runs = {"truth": clip.truth_lab}  # L*a*b* (T, 3, h, w) of each run
     cost_ms: dict[str, float] = {}

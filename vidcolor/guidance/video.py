@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
-from ..colorizer import Colorizer, NetworkRun
+from ..colorizer import Colorizer, Guided, NetworkRun
 from .hints import Hint
 from .reference import Reference
 from .track import HintTrack
@@ -18,8 +17,8 @@ from .track import HintTrack
 class VideoGuide:
     """Per stream, frames in order: ``hint_planes`` of each frame's time (made ahead of the model, on the file
     pipeline's decoder thread), then ``Colorizer.infer`` with them and the reference in its two halves
-    (``run_network`` on the model's thread; ``known`` and ``guided`` on the smoother's, which also says where the
-    colour is told, for the smoother)."""
+    (``run_network`` on the model's thread, ``guided`` on the smoother's, with what the smoother needs beside the
+    planes)."""
 
     def __init__(self, colorizer: Colorizer, hints: Sequence[Hint] = (), reference: Reference | None = None) -> None:
         if hints:
@@ -34,8 +33,5 @@ class VideoGuide:
     def run_network(self, model_input: torch.Tensor, hint_planes: torch.Tensor | None) -> NetworkRun:
         return self.colorizer.run_network(model_input, hint_planes, self.reference)
 
-    def guided(self, run: NetworkRun, known: list | None = None) -> tuple[torch.Tensor, np.ndarray | None]:
-        return self.colorizer.guided(run, self.reference, known)
-
-    def known(self, run: NetworkRun, model_input: torch.Tensor) -> list | None:
-        return self.colorizer.known(run, self.reference, model_input)
+    def guided(self, run: NetworkRun) -> Guided:
+        return self.colorizer.guided(run, self.reference)
